@@ -1,0 +1,363 @@
+//! Server-side sessions, the anonymous CSRF cookie, and the CSRF/Origin check on every
+//! state-changing request.
+
+use std::net::{IpAddr, SocketAddr};
+
+use axum::{
+    body::{to_bytes, Body},
+    extract::{ConnectInfo, Request, State},
+    http::{header, Method},
+    middleware::Next,
+    response::{IntoResponse, Response},
+};
+use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+use sqlx::PgPool;
+use subtle::ConstantTimeEq;
+use uuid::Uuid;
+
+use crate::{
+    state::AppState,
+    web::{self, AppError, Flash, FLASH_COOKIE},
+};
+
+/// Longest urlencoded form body we accept; larger ones get a 413 page.
+pub const MAX_FORM_BYTES: usize = 512 * 1024;
+/// Sessions end after this long without a request…
+pub const IDLE_SECS: f64 = 4.0 * 3600.0;
+/// …and at the latest this long after login.
+pub const ABSOLUTE_SECS: f64 = 12.0 * 3600.0;
+
+#[derive(Clone, Debug)]
+pub struct SessionData {
+    pub id: Vec<u8>,
+    pub user_id: Uuid,
+    pub municipality_id: Option<Uuid>,
+}
+
+/// Per-request facts the middleware works out once for the handlers.
+#[derive(Clone, Debug)]
+pub struct RequestContext {
+    pub session: Option<SessionData>,
+    /// The token forms must echo back in `_csrf`.
+    pub csrf: String,
+    pub flash: Option<Flash>,
+    pub client_addr: Option<IpAddr>,
+}
+
+pub fn random_token() -> String {
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+pub fn token_hash(token: &str) -> Vec<u8> {
+    Sha256::digest(token.as_bytes()).to_vec()
+}
+
+pub fn session_cookie_name(secure: bool) -> &'static str {
+    if secure {
+        "__Host-ov_session"
+    } else {
+        "ov_session"
+    }
+}
+
+fn csrf_cookie_name(secure: bool) -> &'static str {
+    if secure {
+        "__Host-ov_csrf"
+    } else {
+        "ov_csrf"
+    }
+}
+
+fn cookie_attrs(secure: bool, same_site: &str) -> String {
+    format!(
+        "Path=/; HttpOnly; SameSite={same_site}{}",
+        if secure { "; Secure" } else { "" }
+    )
+}
+
+pub fn session_cookie(secure: bool, token: &str) -> String {
+    format!(
+        "{}={token}; {}",
+        session_cookie_name(secure),
+        cookie_attrs(secure, "Lax")
+    )
+}
+
+pub fn clear_session_cookie(secure: bool) -> String {
+    format!(
+        "{}=; {}; Max-Age=0",
+        session_cookie_name(secure),
+        cookie_attrs(secure, "Lax")
+    )
+}
+
+/// Creates a session and returns the cookie token (only its hash is stored).
+pub async fn create(
+    pool: &PgPool,
+    user_id: Uuid,
+    municipality_id: Option<Uuid>,
+    client_addr: Option<IpAddr>,
+) -> Result<String, sqlx::Error> {
+    let token = random_token();
+    sqlx::query!(
+        "INSERT INTO sessions (id, user_id, municipality_id, csrf_token, expires_at, client_addr)
+         VALUES ($1, $2, $3, $4, now() + make_interval(secs => $5), $6)",
+        token_hash(&token),
+        user_id,
+        municipality_id,
+        random_token(),
+        ABSOLUTE_SECS,
+        client_addr.map(sqlx::types::ipnetwork::IpNetwork::from),
+    )
+    .execute(pool)
+    .await?;
+    Ok(token)
+}
+
+pub async fn delete(pool: &PgPool, id: &[u8]) -> Result<(), sqlx::Error> {
+    sqlx::query!("DELETE FROM sessions WHERE id = $1", id)
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
+/// Ends every session of a user (password change, deactivation).
+pub async fn delete_for_user(pool: &PgPool, user_id: Uuid) -> Result<(), sqlx::Error> {
+    sqlx::query!("DELETE FROM sessions WHERE user_id = $1", user_id)
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
+async fn lookup(pool: &PgPool, token: &str) -> Result<Option<(SessionData, String)>, sqlx::Error> {
+    let id = token_hash(token);
+    let row = sqlx::query!(
+        r#"SELECT user_id, municipality_id, csrf_token,
+                  last_seen_at < now() - interval '60 seconds' AS "stale!"
+           FROM sessions
+           WHERE id = $1 AND expires_at > now() AND last_seen_at > now() - make_interval(secs => $2)"#,
+        &id,
+        IDLE_SECS
+    )
+    .fetch_optional(pool)
+    .await?;
+    let Some(row) = row else { return Ok(None) };
+    if row.stale {
+        // Idle expiry needs last_seen_at, but writing it on every request would turn each page
+        // view into a write; once a minute is precise enough.
+        sqlx::query!(
+            "UPDATE sessions SET last_seen_at = now() WHERE id = $1",
+            &id
+        )
+        .execute(pool)
+        .await?;
+    }
+    Ok(Some((
+        SessionData {
+            id,
+            user_id: row.user_id,
+            municipality_id: row.municipality_id,
+        },
+        row.csrf_token,
+    )))
+}
+
+fn is_safe_method(m: &Method) -> bool {
+    matches!(*m, Method::GET | Method::HEAD | Method::OPTIONS)
+}
+
+/// The request's Origin (or, lacking it, Referer) must name this host. Browsers send Origin on
+/// every cross-site POST; a request without either is not a browser-borne forgery.
+fn same_origin(req: &Request) -> bool {
+    let headers = req.headers();
+    let Some(host) = headers.get(header::HOST).and_then(|h| h.to_str().ok()) else {
+        return true;
+    };
+    let source = headers
+        .get(header::ORIGIN)
+        .or_else(|| headers.get(header::REFERER))
+        .and_then(|v| v.to_str().ok());
+    match source {
+        None => true,
+        Some(src) => {
+            let rest = src
+                .strip_prefix("https://")
+                .or_else(|| src.strip_prefix("http://"));
+            rest.map(|r| r.split('/').next().unwrap_or("")) == Some(host)
+        }
+    }
+}
+
+/// Decodes an urlencoded body; None when it is not valid UTF-8 or holds a NUL (PostgreSQL text
+/// cannot store one).
+fn form_pairs(body: &[u8]) -> Option<Vec<(String, String)>> {
+    let text = std::str::from_utf8(body).ok()?;
+    text.split('&')
+        .filter(|p| !p.is_empty())
+        .map(|pair| {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            let (k, v) = (web::urldecode(k)?, web::urldecode(v)?);
+            (!k.contains('\0') && !v.contains('\0')).then_some((k, v))
+        })
+        .collect()
+}
+
+fn token_matches(given: &str, expected: &str) -> bool {
+    !expected.is_empty() && given.as_bytes().ct_eq(expected.as_bytes()).into()
+}
+
+/// Checks the CSRF token of an unsafe request and hands the body on unchanged.
+async fn check_unsafe(req: Request, expected: &str) -> Result<Request, AppError> {
+    if !same_origin(&req) {
+        return Err(AppError::Csrf);
+    }
+    let content_type = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    if !content_type.starts_with("application/x-www-form-urlencoded") {
+        // Multipart uploads carry the token in a header set by the page; anything else has
+        // no business posting here.
+        let header_token = req
+            .headers()
+            .get("x-csrf-token")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        return if content_type.starts_with("multipart/form-data")
+            && token_matches(header_token, expected)
+        {
+            Ok(req)
+        } else if content_type.starts_with("multipart/form-data") || content_type.is_empty() {
+            Err(AppError::Csrf)
+        } else {
+            Err(AppError::UnsupportedMediaType)
+        };
+    }
+    let (parts, body) = req.into_parts();
+    let bytes = to_bytes(body, MAX_FORM_BYTES)
+        .await
+        .map_err(|_| AppError::PayloadTooLarge)?;
+    let pairs = form_pairs(&bytes).ok_or_else(|| {
+        AppError::BadRequest("Formularen indeholdt ugyldige tegn. Gå tilbage og prøv igen.".into())
+    })?;
+    let given = pairs
+        .iter()
+        .find(|(k, _)| k == "_csrf")
+        .map(|(_, v)| v.as_str())
+        .unwrap_or("");
+    if !token_matches(given, expected) {
+        return Err(AppError::Csrf);
+    }
+    Ok(Request::from_parts(parts, Body::from(bytes)))
+}
+
+pub async fn middleware(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    let secure = state.config.secure_cookies;
+    let headers = req.headers().clone();
+    let client_addr = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip());
+
+    let mut session = None;
+    let mut csrf = None;
+    let mut drop_session_cookie = false;
+    if let Some(token) = web::cookie(&headers, session_cookie_name(secure)) {
+        match lookup(&state.db, token).await {
+            Ok(Some((data, token))) => {
+                session = Some(data);
+                csrf = Some(token);
+            }
+            Ok(None) => drop_session_cookie = true,
+            Err(e) => return AppError::from(e).into_response(),
+        }
+    }
+    let anon_cookie = web::cookie(&headers, csrf_cookie_name(secure)).filter(|t| t.len() == 43);
+    let mut new_anon = None;
+    let csrf = csrf.unwrap_or_else(|| match anon_cookie {
+        Some(t) => t.to_string(),
+        None => {
+            let t = random_token();
+            new_anon = Some(t.clone());
+            t
+        }
+    });
+
+    if !is_safe_method(req.method()) {
+        if drop_session_cookie {
+            // The session ran out while a form was open: log in again rather than a CSRF page.
+            let mut response = AppError::LoginRequired { next: "/".into() }.into_response();
+            web::set_cookie(&mut response, clear_session_cookie(secure));
+            return response;
+        }
+        // A brand-new anonymous token cannot have been echoed by a form: it fails, as it should.
+        req = match check_unsafe(req, if new_anon.is_some() { "" } else { &csrf }).await {
+            Ok(r) => r,
+            Err(e) => return e.into_response(),
+        };
+    }
+
+    let flash_cookie = web::cookie(&headers, FLASH_COOKIE);
+    let flash = flash_cookie.and_then(web::parse_flash);
+    req.extensions_mut().insert(RequestContext {
+        session,
+        csrf,
+        flash,
+        client_addr,
+    });
+
+    let mut response = next.run(req).await;
+
+    if let Some(token) = new_anon {
+        web::set_cookie(
+            &mut response,
+            format!(
+                "{}={token}; {}",
+                csrf_cookie_name(secure),
+                cookie_attrs(secure, "Strict")
+            ),
+        );
+    }
+    if drop_session_cookie && !response.headers().contains_key(header::SET_COOKIE) {
+        web::set_cookie(&mut response, clear_session_cookie(secure));
+    }
+    let sets_flash = response
+        .headers()
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .any(|v| v.as_bytes().starts_with(FLASH_COOKIE.as_bytes()));
+    if flash_cookie.is_some() && !sets_flash {
+        web::set_cookie(
+            &mut response,
+            format!("{FLASH_COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0"),
+        );
+    }
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn form_pairs_decode_and_refuse_bad_bytes() {
+        let p = form_pairs(b"_csrf=abc&name=J%C3%B8rgen+Hansen").unwrap();
+        assert_eq!(p[1], ("name".to_string(), "Jørgen Hansen".to_string()));
+        assert!(form_pairs(b"name=%FF").is_none());
+        assert!(form_pairs(b"name=a%00b").is_none());
+        assert!(form_pairs(&[b'a', b'=', 0xC3]).is_none());
+    }
+
+    #[test]
+    fn token_comparison() {
+        assert!(token_matches("abc", "abc"));
+        assert!(!token_matches("abd", "abc"));
+        assert!(!token_matches("", ""));
+    }
+}

@@ -1,0 +1,260 @@
+//! Who is asking: the current user with their roles, and the per-request context handlers take.
+
+use axum::{extract::FromRequestParts, http::request::Parts};
+use serde::Deserialize;
+use sqlx::types::Json;
+use uuid::Uuid;
+
+use super::{permissions::Permission, session::RequestContext};
+use crate::{
+    audit::Actor,
+    db::{self, Scope, Tx},
+    state::AppState,
+    web::{AppError, AppResult, Layout, NavItem},
+};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    MunicipalAdmin,
+    InstitutionLeader,
+    Staff,
+    Specialist,
+    Analyst,
+}
+
+impl Role {
+    pub const ALL: [Role; 5] = [
+        Role::MunicipalAdmin,
+        Role::InstitutionLeader,
+        Role::Staff,
+        Role::Specialist,
+        Role::Analyst,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::MunicipalAdmin => "municipal_admin",
+            Role::InstitutionLeader => "institution_leader",
+            Role::Staff => "staff",
+            Role::Specialist => "specialist",
+            Role::Analyst => "analyst",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Role> {
+        Role::ALL.into_iter().find(|r| r.as_str() == s)
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Role::MunicipalAdmin => "Kommunal administrator",
+            Role::InstitutionLeader => "Leder",
+            Role::Staff => "Medarbejder",
+            Role::Specialist => "Specialist",
+            Role::Analyst => "Analytiker",
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct RoleAssignment {
+    pub role: Role,
+    pub institution_id: Option<Uuid>,
+    pub institution_name: Option<String>,
+}
+
+#[derive(Clone, Debug)]
+pub struct CurrentUser {
+    pub id: Uuid,
+    pub name: String,
+    pub email: String,
+    pub municipality_id: Option<Uuid>,
+    pub municipality_name: Option<String>,
+    pub is_platform_operator: bool,
+    pub roles: Vec<RoleAssignment>,
+}
+
+impl CurrentUser {
+    pub fn has_role(&self, role: Role) -> bool {
+        self.roles.iter().any(|r| r.role == role)
+    }
+
+    /// Institutions where the user holds `role`.
+    pub fn institutions_with(&self, role: Role) -> impl Iterator<Item = Uuid> + '_ {
+        self.roles
+            .iter()
+            .filter(move |r| r.role == role)
+            .filter_map(|r| r.institution_id)
+    }
+
+    /// The role that decides the dashboard and the label in the header.
+    pub fn primary_role_label(&self) -> &'static str {
+        if self.is_platform_operator {
+            return "Platformoperatør";
+        }
+        self.roles
+            .iter()
+            .map(|r| r.role)
+            .min()
+            .map(Role::label)
+            .unwrap_or("Ingen rolle")
+    }
+
+    pub fn can(&self, permission: Permission) -> bool {
+        super::permissions::allows(self, permission)
+    }
+
+    /// The one place handlers ask; a refusal is a 403 page (for foreign ids use 404 instead).
+    pub fn require(&self, permission: Permission) -> AppResult<()> {
+        if self.can(permission) {
+            Ok(())
+        } else {
+            Err(AppError::Forbidden)
+        }
+    }
+
+    pub fn municipality(&self) -> AppResult<Uuid> {
+        self.municipality_id.ok_or(AppError::NotFound)
+    }
+}
+
+struct UserRow {
+    id: Uuid,
+    name: String,
+    email: String,
+    municipality_id: Option<Uuid>,
+    municipality_name: Option<String>,
+    is_platform_operator: bool,
+    is_active: bool,
+    roles: Json<Vec<RoleAssignment>>,
+}
+
+async fn load_user(tx: &mut Tx, user_id: Uuid) -> Result<Option<UserRow>, sqlx::Error> {
+    sqlx::query_as!(
+        UserRow,
+        r#"SELECT u.id, u.name, u.email, u.municipality_id, m.name AS "municipality_name?",
+                  u.is_platform_operator, u.is_active,
+                  coalesce(json_agg(json_build_object('role', r.role, 'institution_id', r.institution_id,
+                                                      'institution_name', i.name)
+                                    ORDER BY r.role, i.name) FILTER (WHERE r.id IS NOT NULL), '[]')
+                    AS "roles!: Json<Vec<RoleAssignment>>"
+           FROM users u
+           LEFT JOIN municipalities m ON m.id = u.municipality_id
+           LEFT JOIN role_assignments r ON r.municipality_id = u.municipality_id AND r.user_id = u.id
+           LEFT JOIN institutions i ON i.municipality_id = r.municipality_id AND i.id = r.institution_id
+           WHERE u.id = $1
+           GROUP BY u.id, m.name"#,
+        user_id
+    )
+    .fetch_optional(&mut **tx)
+    .await
+}
+
+/// A logged-in request: the user, their tenant-scoped transaction, and the request facts.
+/// Handlers that change data call `commit`; a transaction dropped without it rolls back.
+pub struct Ctx {
+    pub user: CurrentUser,
+    pub tx: Tx,
+    pub req: RequestContext,
+}
+
+impl Ctx {
+    pub async fn commit(self) -> AppResult<()> {
+        self.tx.commit().await?;
+        Ok(())
+    }
+
+    pub fn actor(&self) -> Actor {
+        Actor {
+            user_id: Some(self.user.id),
+            role: Some(self.user.primary_role_label().to_string()),
+            municipality_id: self.user.municipality_id,
+            client_addr: self.req.client_addr,
+        }
+    }
+
+    pub fn layout(&self, title: &str, active: &str) -> Layout {
+        let nav = super::permissions::navigation(&self.user)
+            .into_iter()
+            .map(|(href, label)| NavItem {
+                active: href == active,
+                href: href.to_string(),
+                label: label.to_string(),
+            })
+            .collect();
+        Layout {
+            title: title.to_string(),
+            user: Some(crate::web::layout::LayoutUser {
+                name: self.user.name.clone(),
+                municipality: self.user.municipality_name.clone(),
+                role_label: self.user.primary_role_label().to_string(),
+            }),
+            csrf: self.req.csrf.clone(),
+            nav,
+            flash: self.req.flash.clone(),
+        }
+    }
+}
+
+pub fn request_context(parts: &Parts) -> AppResult<RequestContext> {
+    parts
+        .extensions
+        .get::<RequestContext>()
+        .cloned()
+        .ok_or_else(|| AppError::Internal(anyhow::anyhow!("session middleware missing")))
+}
+
+impl FromRequestParts<AppState> for Ctx {
+    type Rejection = AppError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let req = request_context(parts)?;
+        let next = parts
+            .uri
+            .path_and_query()
+            .map(|p| p.as_str())
+            .unwrap_or("/")
+            .to_string();
+        let login = || AppError::LoginRequired { next: next.clone() };
+        let session = req.session.clone().ok_or_else(login)?;
+        let scope = session
+            .municipality_id
+            .map(Scope::Municipality)
+            .unwrap_or(Scope::Platform);
+        let mut tx = db::begin(&state.db, scope).await?;
+        let row = load_user(&mut tx, session.user_id)
+            .await?
+            .ok_or_else(login)?;
+        let platform_ok = row.municipality_id.is_some() || row.is_platform_operator;
+        if !row.is_active || !platform_ok || row.municipality_id != session.municipality_id {
+            drop(tx);
+            super::session::delete(&state.db, &session.id).await?;
+            return Err(login());
+        }
+        let user = CurrentUser {
+            id: row.id,
+            name: row.name,
+            email: row.email,
+            municipality_id: row.municipality_id,
+            municipality_name: row.municipality_name,
+            is_platform_operator: row.is_platform_operator,
+            roles: row.roles.0,
+        };
+        Ok(Ctx { user, tx, req })
+    }
+}
+
+/// For pages anyone may see (login): the request facts without requiring a session.
+pub struct Visitor(pub RequestContext);
+
+impl<S: Send + Sync> FromRequestParts<S> for Visitor {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        Ok(Visitor(request_context(parts)?))
+    }
+}

@@ -1,0 +1,44 @@
+use std::process::ExitCode;
+
+use overgang::{config::Config, server};
+
+const USAGE: &str = "Brug: overgang [serve | migrate | seed-demo]
+  serve      start webserveren (standard)
+  migrate    opdatér databasens skema og stop
+  seed-demo  opret demodata (to kommuner med en pilotklynge hver) og vis demo-logins
+
+Konfiguration via miljøvariabler: DATABASE_URL, OVERGANG_ADDR, OVERGANG_DATA_DIR,
+OVERGANG_SECURE_COOKIES, OVERGANG_SEED_DEMO, OVERGANG_REQUEST_TIMEOUT_SECS, RUST_LOG (se README).";
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let command = std::env::args().nth(1).unwrap_or_else(|| "serve".into());
+    let config = match Config::from_env() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(2);
+        }
+    };
+    server::init_tracing(&config);
+    let result = match command.as_str() {
+        "serve" => server::serve(config).await,
+        "migrate" => server::migrate(config).await,
+        "seed-demo" => server::seed_demo(config).await,
+        "-h" | "--help" | "help" => {
+            println!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        other => {
+            eprintln!("Ukendt kommando: {other}\n\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("Fejl: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,152 @@
+//! The commands: serve, migrate, seed-demo.
+
+use std::{net::SocketAddr, path::PathBuf};
+
+use anyhow::Context;
+use sqlx::postgres::PgConnectOptions;
+use tokio::net::TcpListener;
+
+use crate::{
+    config::Config,
+    db::{
+        self,
+        embedded::{EmbeddedPostgres, Options},
+    },
+    seed,
+    state::AppState,
+};
+
+/// The database the app uses, and our own server when we run one.
+pub struct Database {
+    pub owner: PgConnectOptions,
+    pub embedded: Option<EmbeddedPostgres>,
+}
+
+impl Database {
+    /// Connects (starting the embedded cluster when no DATABASE_URL is set) and migrates.
+    pub async fn open(config: &Config) -> anyhow::Result<Self> {
+        let (owner, embedded) = match &config.database_url {
+            Some(url) => (
+                db::parse_url(url).context("DATABASE_URL er ikke en gyldig PostgreSQL-adresse")?,
+                None,
+            ),
+            None => {
+                let options = Options {
+                    root: config.data_dir.clone(),
+                    throwaway: false,
+                };
+                let pg = tokio::task::spawn_blocking(move || EmbeddedPostgres::start(&options))
+                    .await??;
+                let owner = pg.connect_options("overgang");
+                db::ensure_database(&owner)
+                    .await
+                    .context("kunne ikke oprette databasen")?;
+                (owner, Some(pg))
+            }
+        };
+        db::migrate(&owner).await.context("migrering mislykkedes")?;
+        Ok(Database { owner, embedded })
+    }
+
+    pub fn fresh(&self) -> bool {
+        self.embedded.as_ref().is_some_and(|pg| pg.fresh)
+    }
+}
+
+pub fn init_tracing(config: &Config) {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(&config.log_filter))
+        .with_target(false)
+        .try_init();
+}
+
+pub async fn migrate(config: Config) -> anyhow::Result<()> {
+    let database = Database::open(&config).await?;
+    println!("Databasen er migreret til nyeste version.");
+    drop(database);
+    Ok(())
+}
+
+pub async fn seed_demo(config: Config) -> anyhow::Result<()> {
+    let database = Database::open(&config).await?;
+    let pool = db::app_pool(&database.owner, 2).await?;
+    let created = seed::seed_demo(&pool).await?;
+    println!(
+        "{}",
+        if created {
+            "Demodata er oprettet."
+        } else {
+            "Demodata fandtes allerede."
+        }
+    );
+    print_logins();
+    pool.close().await;
+    Ok(())
+}
+
+fn print_logins() {
+    println!(
+        "\nDemo-logins (adgangskode for alle: {}):",
+        seed::DEMO_PASSWORD
+    );
+    for (email, what) in seed::demo_logins() {
+        println!("  {email:<36} {what}");
+    }
+}
+
+pub fn static_dir() -> PathBuf {
+    let here = PathBuf::from("static");
+    if here.is_dir() {
+        here
+    } else {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("static")
+    }
+}
+
+pub async fn serve(config: Config) -> anyhow::Result<()> {
+    let database = Database::open(&config).await?;
+    let pool = db::app_pool(&database.owner, 32).await?;
+    if config.seed_demo_on_first_start && database.fresh() {
+        seed::seed_demo(&pool)
+            .await
+            .context("demodata kunne ikke oprettes")?;
+    }
+    let listener = TcpListener::bind(config.addr)
+        .await
+        .with_context(|| format!("kan ikke lytte på {}", config.addr))?;
+    let addr = listener.local_addr()?;
+    println!("Overgang kører på http://{addr}");
+    if database.embedded.is_some() {
+        println!("Egen PostgreSQL i {}", config.data_dir.display());
+    }
+    if seed::demo_present(&pool).await? {
+        print_logins();
+    }
+    let state = AppState::new(pool.clone(), config);
+    let app = crate::router(state).into_make_service_with_connect_info::<SocketAddr>();
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
+    tracing::info!("stopper");
+    pool.close().await;
+    if let Some(pg) = database.embedded {
+        tokio::task::spawn_blocking(move || pg.stop()).await?;
+    }
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! { _ = ctrl_c => {}, _ = terminate => {} }
+    tracing::info!("signal modtaget; afslutter igangværende forespørgsler");
+}

@@ -1,0 +1,265 @@
+use reqwest::{header, StatusCode};
+use sqlx::Row;
+
+use crate::common::{location, spawn_app, PASSWORD};
+
+#[tokio::test]
+async fn login_lands_on_the_dashboard_and_logout_ends_the_session() {
+    let app = spawn_app().await;
+    let c = app.client();
+    let (status, _) = c.get_text("/").await;
+    assert_eq!(
+        status,
+        StatusCode::SEE_OTHER,
+        "anonymous visitors are sent to the login page"
+    );
+
+    let r = c.login("paedagog@vejle.overgang.test", PASSWORD).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&r), "/");
+    let cookie = r
+        .headers()
+        .get(header::SET_COOKIE)
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"),
+        "{cookie}"
+    );
+
+    let (status, html) = c.get_text("/").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("Velkommen, Sofie Jensen"));
+    assert!(
+        html.contains("Børnehaven Solsikken"),
+        "staff see their institution"
+    );
+
+    let token = crate::common::csrf_from(&html);
+    let r = c.post_form("/logout", &[("_csrf", &token)]).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&r), "/login");
+    let (_, html) = c.get_text("/login").await;
+    assert!(
+        html.contains("Du er logget ud."),
+        "flash message after logout"
+    );
+    let r = c.get("/").await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER, "the session is gone");
+
+    let mut conn = app.owner_conn().await;
+    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM sessions")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(n, 0);
+    let actions: Vec<String> =
+        sqlx::query("SELECT action FROM audit_log WHERE entity_type = 'session' ORDER BY id")
+            .fetch_all(&mut conn)
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+    assert_eq!(actions, ["login", "logout"]);
+}
+
+#[tokio::test]
+async fn wrong_password_and_unknown_user_get_the_same_answer() {
+    let app = spawn_app().await;
+    let c = app.client();
+    let wrong = c
+        .login("paedagog@vejle.overgang.test", "not the password")
+        .await;
+    assert_eq!(wrong.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let wrong = wrong.text().await.unwrap();
+    let unknown = c
+        .login("nobody@vejle.overgang.test", "not the password")
+        .await;
+    assert_eq!(unknown.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let unknown = unknown.text().await.unwrap();
+    assert!(wrong.contains("Forkert e-mail eller adgangskode."));
+    assert!(unknown.contains("Forkert e-mail eller adgangskode."));
+    assert!(
+        !wrong.contains("not the password"),
+        "the password is never echoed"
+    );
+    assert!(c.get("/").await.status() == StatusCode::SEE_OTHER);
+}
+
+#[tokio::test]
+async fn session_is_rotated_on_login() {
+    let app = spawn_app().await;
+    let c = app.login("laerer@vejle.overgang.test").await;
+    let first = sqlx::query_scalar::<_, Vec<u8>>("SELECT id FROM sessions")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    // Logged in, /login redirects; a login posted with the session's token still rotates.
+    assert_eq!(c.get("/login").await.status(), StatusCode::SEE_OTHER);
+    let token = c.csrf("/").await;
+    let r = c
+        .post_form(
+            "/login",
+            &[
+                ("_csrf", &token),
+                ("email", "laerer@vejle.overgang.test"),
+                ("password", PASSWORD),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let ids: Vec<Vec<u8>> = sqlx::query_scalar("SELECT id FROM sessions")
+        .fetch_all(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(ids.len(), 1, "the old session was deleted");
+    assert_ne!(ids[0], first, "a new session id was issued");
+}
+
+#[tokio::test]
+async fn repeated_failures_lock_the_account_even_for_the_right_password() {
+    let app = spawn_app().await;
+    let c = app.client();
+    for _ in 0..5 {
+        assert_eq!(
+            c.login("admin@stevns.overgang.test", "guess")
+                .await
+                .status(),
+            StatusCode::UNPROCESSABLE_ENTITY
+        );
+    }
+    let r = c.login("admin@stevns.overgang.test", PASSWORD).await;
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(r.text().await.unwrap().contains("for mange forsøg"));
+    // Unknown addresses lock the same way, so a lockout reveals nothing about accounts.
+    for _ in 0..5 {
+        c.login("ghost@stevns.overgang.test", "guess").await;
+    }
+    assert_eq!(
+        c.login("ghost@stevns.overgang.test", "guess")
+            .await
+            .status(),
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    // Other accounts are unaffected.
+    assert_eq!(
+        c.login("admin@vejle.overgang.test", PASSWORD)
+            .await
+            .status(),
+        StatusCode::SEE_OTHER
+    );
+    // Failures are audited in the attacked account's municipality.
+    let mut conn = app.owner_conn().await;
+    let stevns = app.municipality_id("0336").await;
+    let n: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM audit_log WHERE action = 'login_failed' AND municipality_id = $1",
+    )
+    .bind(stevns)
+    .fetch_one(&mut conn)
+    .await
+    .unwrap();
+    assert_eq!(n, 5);
+}
+
+#[tokio::test]
+async fn state_changes_without_a_valid_csrf_token_or_from_another_origin_are_refused() {
+    let app = spawn_app().await;
+    let c = app.login("admin@vejle.overgang.test").await;
+    let token = c.csrf("/").await;
+
+    for fields in [vec![], vec![("_csrf", "wrong")], vec![("_csrf", "")]] {
+        let r = c.post_form("/logout", &fields).await;
+        assert_eq!(r.status(), StatusCode::FORBIDDEN);
+        assert!(r
+            .text()
+            .await
+            .unwrap()
+            .contains("Sikkerhedstjekket fejlede"));
+    }
+    let r = c
+        .http
+        .post(c.url("/logout"))
+        .header(header::ORIGIN, "https://evil.example")
+        .form(&[("_csrf", token.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert_eq!(
+        c.get("/").await.status(),
+        StatusCode::OK,
+        "still logged in: nothing changed"
+    );
+
+    // The login form is protected too (anonymous double-submit token).
+    let anon = app.client();
+    let r = anon
+        .post_form(
+            "/login",
+            &[
+                ("email", "admin@vejle.overgang.test"),
+                ("password", PASSWORD),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let r = anon
+        .http
+        .post(anon.url("/logout"))
+        .header(header::CONTENT_TYPE, "application/json")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_client_error());
+}
+
+#[tokio::test]
+async fn login_only_redirects_to_local_paths() {
+    let app = spawn_app().await;
+    for (next, expected) in [
+        ("/institutions", "/institutions"),
+        ("//evil.example/x", "/"),
+        ("https://evil.example", "/"),
+    ] {
+        let c = app.client();
+        let token = c
+            .csrf(&format!("/login?next={}", overgang::web::urlencode(next)))
+            .await;
+        let r = c
+            .post_form(
+                "/login",
+                &[
+                    ("_csrf", &token),
+                    ("email", "admin@vejle.overgang.test"),
+                    ("password", PASSWORD),
+                    ("next", next),
+                ],
+            )
+            .await;
+        assert_eq!(location(&r), expected, "next={next}");
+    }
+    let r = app.client().get("/platform/municipalities?x=1").await;
+    assert_eq!(location(&r), "/login?next=/platform/municipalities%3Fx%3D1");
+}
+
+#[tokio::test]
+async fn deactivated_users_lose_their_session() {
+    let app = spawn_app().await;
+    let c = app.login("leder@vejle.overgang.test").await;
+    let mut conn = app.owner_conn().await;
+    sqlx::query("UPDATE users SET is_active = false WHERE email = 'leder@vejle.overgang.test'")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(c.get("/").await.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        c.login("leder@vejle.overgang.test", PASSWORD)
+            .await
+            .status(),
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+}

@@ -1,0 +1,137 @@
+use std::net::SocketAddr;
+
+use overgang::{config::Config, db, seed, AppState};
+use reqwest::{header, redirect, Response, StatusCode};
+use sqlx::{postgres::PgConnectOptions, PgPool};
+use uuid::Uuid;
+
+pub const PASSWORD: &str = seed::DEMO_PASSWORD;
+
+pub struct TestApp {
+    pub addr: SocketAddr,
+    /// The application's pool (runs as the unprivileged role, under RLS).
+    pub db: PgPool,
+    /// Owner connection options, for checks that must see past RLS.
+    pub owner: PgConnectOptions,
+}
+
+pub fn test_config() -> Config {
+    Config::from_lookup(|_| None).expect("default config")
+}
+
+/// A fresh migrated database with the demo data, without a server (for oneshot tests).
+pub async fn state() -> (AppState, PgConnectOptions) {
+    let owner = db::testing::fresh_database().await;
+    let pool = db::app_pool(&owner, 5).await.expect("pool");
+    seed::seed_demo(&pool).await.expect("seed");
+    (AppState::new(pool, test_config()), owner)
+}
+
+/// A real server on a free port.
+pub async fn spawn_app() -> TestApp {
+    let (state, owner) = state().await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let app = overgang::router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    TestApp {
+        addr,
+        db: state.db.clone(),
+        owner,
+    }
+}
+
+impl TestApp {
+    pub fn client(&self) -> Client {
+        Client {
+            base: format!("http://{}", self.addr),
+            http: reqwest::Client::builder()
+                .cookie_store(true)
+                .redirect(redirect::Policy::none())
+                .build()
+                .unwrap(),
+        }
+    }
+
+    /// A client logged in as `email`.
+    pub async fn login(&self, email: &str) -> Client {
+        let c = self.client();
+        let r = c.login(email, PASSWORD).await;
+        assert_eq!(r.status(), StatusCode::SEE_OTHER, "login of {email} failed");
+        c
+    }
+
+    pub async fn owner_conn(&self) -> sqlx::PgConnection {
+        use sqlx::Connection;
+        sqlx::PgConnection::connect_with(&self.owner).await.unwrap()
+    }
+
+    pub async fn municipality_id(&self, code: &str) -> Uuid {
+        let mut c = self.owner_conn().await;
+        sqlx::query_scalar("SELECT id FROM municipalities WHERE code = $1")
+            .bind(code)
+            .fetch_one(&mut c)
+            .await
+            .unwrap()
+    }
+}
+
+pub struct Client {
+    pub base: String,
+    pub http: reqwest::Client,
+}
+
+pub fn csrf_from(html: &str) -> String {
+    let marker = "name=\"_csrf\" value=\"";
+    let start = html.find(marker).expect("page has a CSRF field") + marker.len();
+    html[start..].split('"').next().unwrap().to_string()
+}
+
+impl Client {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    pub async fn get(&self, path: &str) -> Response {
+        self.http.get(self.url(path)).send().await.unwrap()
+    }
+
+    pub async fn get_text(&self, path: &str) -> (StatusCode, String) {
+        let r = self.get(path).await;
+        (r.status(), r.text().await.unwrap())
+    }
+
+    /// The CSRF token a page at `path` hands out.
+    pub async fn csrf(&self, path: &str) -> String {
+        let (status, html) = self.get_text(path).await;
+        assert!(status.is_success(), "GET {path}: {status}");
+        csrf_from(&html)
+    }
+
+    /// Posts a form as a browser would: same Origin, token from the page it came from.
+    pub async fn post_form(&self, path: &str, fields: &[(&str, &str)]) -> Response {
+        self.http
+            .post(self.url(path))
+            .header(header::ORIGIN, &self.base)
+            .form(fields)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn login(&self, email: &str, password: &str) -> Response {
+        let token = self.csrf("/login").await;
+        self.post_form(
+            "/login",
+            &[("_csrf", &token), ("email", email), ("password", password)],
+        )
+        .await
+    }
+}
+
+pub fn location(r: &Response) -> String {
+    r.headers()
+        .get(header::LOCATION)
+        .map(|v| v.to_str().unwrap().to_string())
+        .unwrap_or_default()
+}

@@ -1,0 +1,111 @@
+//! Handler tests through the router directly (no server).
+
+use axum::{
+    body::Body,
+    http::{header, Request, StatusCode},
+};
+use http_body_util::BodyExt;
+use tower::ServiceExt;
+
+use crate::common::state;
+
+async fn call(req: Request<Body>) -> (StatusCode, axum::http::HeaderMap, String) {
+    let (app_state, _) = state().await;
+    let response = overgang::router(app_state).oneshot(req).await.unwrap();
+    let status = response.status();
+    let headers = response.headers().clone();
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    (status, headers, String::from_utf8_lossy(&body).to_string())
+}
+
+fn get(path: &str) -> Request<Body> {
+    Request::get(path).body(Body::empty()).unwrap()
+}
+
+#[tokio::test]
+async fn unknown_pages_get_a_friendly_danish_404() {
+    let (status, headers, body) = call(get("/findes/ikke")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(headers[header::CONTENT_TYPE]
+        .to_str()
+        .unwrap()
+        .starts_with("text/html"));
+    assert!(body.contains("Siden findes ikke") && body.contains("lang=\"da\""));
+    let (status, _, body) = call(get("/static/findes-ikke.css")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(body.contains("Siden findes ikke"));
+}
+
+#[tokio::test]
+async fn wrong_methods_get_a_405_page() {
+    let req = Request::builder()
+        .method("DELETE")
+        .uri("/login")
+        .body(Body::empty())
+        .unwrap();
+    let (status, _, body) = call(req).await;
+    // The CSRF check runs first for unsafe methods; either way it is a clear 4xx page.
+    assert!(
+        status == StatusCode::METHOD_NOT_ALLOWED || status == StatusCode::FORBIDDEN,
+        "{status}"
+    );
+    assert!(body.contains("<h1>"));
+    let (status, _, body) = call(
+        Request::builder()
+            .method("PUT")
+            .uri("/healthz")
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
+    assert!(body.is_empty() || body.contains("<h1>"));
+}
+
+#[tokio::test]
+async fn pages_carry_security_headers_and_are_not_cached() {
+    let (status, h, _) = call(get("/login")).await;
+    assert_eq!(status, StatusCode::OK);
+    let csp = h[header::CONTENT_SECURITY_POLICY].to_str().unwrap();
+    assert!(csp.contains("default-src 'self'") && csp.contains("frame-ancestors 'none'"));
+    assert_eq!(h[header::X_FRAME_OPTIONS], "DENY");
+    assert_eq!(h[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
+    assert_eq!(h[header::REFERRER_POLICY], "same-origin");
+    assert_eq!(h[header::CACHE_CONTROL], "no-store");
+    assert!(h[header::SET_COOKIE].to_str().unwrap().contains("HttpOnly"));
+}
+
+#[tokio::test]
+async fn health_and_static_files_are_served() {
+    let (status, _, body) = call(get("/healthz")).await;
+    assert_eq!((status, body.as_str()), (StatusCode::OK, "ok"));
+    let (status, h, _) = call(get("/static/dkfds/css/dkfds.min.css")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(h[header::CONTENT_TYPE]
+        .to_str()
+        .unwrap()
+        .starts_with("text/css"));
+}
+
+#[tokio::test]
+async fn oversized_and_malformed_posts_are_refused() {
+    let big = format!("_csrf=x&email={}", "a".repeat(600 * 1024));
+    let req = Request::post("/login")
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .header(header::COOKIE, "ov_csrf=x")
+        .body(Body::from(big))
+        .unwrap();
+    let (status, _, body) = call(req).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert!(body.contains("For meget indhold"));
+
+    let token = "A".repeat(43);
+    let req = Request::post("/login")
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .header(header::COOKIE, format!("ov_csrf={token}"))
+        .body(Body::from(format!("_csrf={token}&email=%FF%FE&password=x")))
+        .unwrap();
+    let (status, _, body) = call(req).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(body.contains("ugyldige tegn"));
+}
