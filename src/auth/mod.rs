@@ -12,7 +12,7 @@ use axum::{routing::get, routing::post, Router};
 use crate::state::AppState;
 
 pub use permissions::Permission;
-pub use user::{Ctx, CurrentUser, Role, Visitor};
+pub use user::{ChildScope, Ctx, CurrentUser, Role, Visitor};
 
 pub fn router() -> Router<AppState> {
     Router::new()

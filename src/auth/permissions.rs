@@ -7,8 +7,15 @@ use super::user::{CurrentUser, Role};
 pub enum Permission {
     /// Create municipalities and their first administrator.
     ManageMunicipalities,
-    /// Institutions, clusters, users and roles of the own municipality.
+    /// Institutions, clusters, all users and roles, imports of the own municipality.
     AdministerMunicipality,
+    /// Invite staff to, and remove staff from, an institution the user leads (scoped by
+    /// `CurrentUser::leads`).
+    ManageOwnStaff,
+    /// Children within `CurrentUser::child_scope`.
+    ViewChildren,
+    /// Create and edit children (and guardians, enrolments) within the child scope.
+    EditChildren,
     /// Aggregated figures, never a child.
     ViewInsights,
     /// The audit log of the own municipality.
@@ -20,12 +27,25 @@ const GRANTS: &[(Role, &[Permission])] = &[
         Role::MunicipalAdmin,
         &[
             Permission::AdministerMunicipality,
+            Permission::ViewChildren,
+            Permission::EditChildren,
             Permission::ViewInsights,
             Permission::ViewAuditLog,
         ],
     ),
-    (Role::InstitutionLeader, &[Permission::ViewInsights]),
-    (Role::Staff, &[]),
+    (
+        Role::InstitutionLeader,
+        &[
+            Permission::ManageOwnStaff,
+            Permission::ViewChildren,
+            Permission::EditChildren,
+            Permission::ViewInsights,
+        ],
+    ),
+    (
+        Role::Staff,
+        &[Permission::ViewChildren, Permission::EditChildren],
+    ),
     (Role::Specialist, &[]),
     (Role::Analyst, &[Permission::ViewInsights]),
 ];
@@ -47,6 +67,18 @@ pub fn navigation(user: &CurrentUser) -> Vec<(&'static str, &'static str)> {
     if user.can(Permission::ManageMunicipalities) {
         nav.push(("/platform/municipalities", "Kommuner"));
     }
+    if user.can(Permission::ViewChildren) {
+        nav.push(("/children", "Børn"));
+    }
+    if user.can(Permission::AdministerMunicipality) {
+        nav.push(("/institutions", "Institutioner"));
+        nav.push(("/clusters", "Klynger"));
+        nav.push(("/import", "Import"));
+    }
+    if user.can(Permission::AdministerMunicipality) || user.can(Permission::ManageOwnStaff) {
+        nav.push(("/users", "Brugere"));
+    }
+    nav.push(("/account", "Min konto"));
     nav
 }
 
@@ -87,5 +119,12 @@ mod tests {
         assert!(user(&[Role::Analyst], false).can(Permission::ViewInsights));
         assert!(!user(&[Role::Staff], false).can(Permission::ViewInsights));
         assert!(!user(&[Role::Analyst], false).can(Permission::AdministerMunicipality));
+        assert!(
+            !user(&[Role::Analyst], false).can(Permission::ViewChildren),
+            "analysts never see a child"
+        );
+        assert!(!user(&[Role::Specialist], false).can(Permission::ViewChildren));
+        assert!(user(&[Role::Staff], false).can(Permission::EditChildren));
+        assert!(!user(&[Role::Staff], false).can(Permission::ManageOwnStaff));
     }
 }

@@ -57,6 +57,27 @@ impl Role {
     }
 }
 
+/// Which children a user may see: every child of the municipality, the children enrolled
+/// (now or from a future date) at some institutions, or none.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ChildScope {
+    Municipality,
+    Institutions(Vec<Uuid>),
+    Nothing,
+}
+
+impl ChildScope {
+    /// For queries: `(all, institution ids)`; use as
+    /// `($all OR EXISTS (enrolment at institution_id = ANY($ids) and not ended))`.
+    pub fn as_params(&self) -> (bool, Vec<Uuid>) {
+        match self {
+            ChildScope::Municipality => (true, Vec::new()),
+            ChildScope::Institutions(ids) => (false, ids.clone()),
+            ChildScope::Nothing => (false, Vec::new()),
+        }
+    }
+}
+
 #[derive(Clone, Debug, Deserialize)]
 pub struct RoleAssignment {
     pub role: Role,
@@ -111,6 +132,31 @@ impl CurrentUser {
             Ok(())
         } else {
             Err(AppError::Forbidden)
+        }
+    }
+
+    /// Leads `institution` (or administers the whole municipality).
+    pub fn leads(&self, institution: Uuid) -> bool {
+        self.has_role(Role::MunicipalAdmin)
+            || self
+                .institutions_with(Role::InstitutionLeader)
+                .any(|i| i == institution)
+    }
+
+    /// Whose children the user may see and edit.
+    pub fn child_scope(&self) -> ChildScope {
+        if !self.can(Permission::ViewChildren) {
+            ChildScope::Nothing
+        } else if self.has_role(Role::MunicipalAdmin) {
+            ChildScope::Municipality
+        } else {
+            let mut ids: Vec<Uuid> = self
+                .institutions_with(Role::InstitutionLeader)
+                .chain(self.institutions_with(Role::Staff))
+                .collect();
+            ids.sort();
+            ids.dedup();
+            ChildScope::Institutions(ids)
         }
     }
 
