@@ -2,7 +2,7 @@
 
 use askama::Template;
 use axum::{
-    extract::{Query, State},
+    extract::State,
     http::StatusCode,
     response::{Html, IntoResponse, Redirect, Response},
 };
@@ -17,7 +17,7 @@ use crate::{
     audit::{self, Actor, Entry},
     db::{self, Scope},
     state::AppState,
-    web::{self, AppResult, Flash, Form, Layout},
+    web::{self, AppResult, Flash, Form, Layout, Query},
 };
 
 #[derive(Template)]

@@ -1,21 +1,41 @@
 //! Institutions and clusters.
 
 use askama::Template;
-use axum::{response::Html, routing::get, Router};
+use axum::{
+    response::Html,
+    routing::{get, post},
+    Router,
+};
 use serde::Deserialize;
 use uuid::Uuid;
 
+mod clusters;
+mod edit;
+mod list;
+
 use crate::{
-    auth::Ctx,
+    auth::{Ctx, Permission},
     state::AppState,
-    web::{self, AppError, AppResult, Layout, Path},
+    web::{self, AppError, AppResult, Layout, Path, SelectOption},
 };
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/institutions/{id}", get(show))
+    Router::new()
+        .route("/institutions", get(list::list).post(edit::create))
+        .route("/institutions/new", get(edit::new_form))
+        .route("/institutions/{id}", get(show).post(edit::update))
+        .route("/institutions/{id}/edit", get(edit::edit_form))
+        .route("/institutions/{id}/active", post(edit::set_active))
+        .route("/clusters", get(clusters::list).post(clusters::create))
+        .route("/clusters/new", get(clusters::new_form))
+        .route(
+            "/clusters/{id}",
+            get(clusters::edit_form).post(clusters::update),
+        )
 }
 
 pub struct InstitutionView {
+    pub id: Uuid,
     pub name: String,
     pub kind: String,
     pub institution_number: Option<String>,
@@ -29,6 +49,7 @@ pub struct InstitutionView {
 pub struct ShowPage {
     pub layout: Layout,
     pub institution: InstitutionView,
+    pub can_edit: bool,
 }
 
 /// Any user of the municipality may see an institution's public facts; another
@@ -47,6 +68,7 @@ async fn show(mut ctx: Ctx, Path(id): Path<Uuid>) -> AppResult<Html<String>> {
     .await?
     .ok_or(AppError::NotFound)?;
     let institution = InstitutionView {
+        id,
         kind: kind_label(&row.kind).to_string(),
         name: row.name,
         institution_number: row.institution_number,
@@ -54,12 +76,50 @@ async fn show(mut ctx: Ctx, Path(id): Path<Uuid>) -> AppResult<Html<String>> {
         is_pilot: row.is_pilot,
         is_active: row.is_active,
     };
-    let html = web::render(&ShowPage {
-        layout: ctx.layout(&institution.name, ""),
+    let page = ShowPage {
+        layout: ctx.layout(&institution.name, "/institutions"),
+        can_edit: ctx.user.can(Permission::AdministerMunicipality),
         institution,
-    })?;
+    };
+    let html = web::render(&page)?;
     ctx.commit().await?;
     Ok(html)
+}
+
+/// The municipality's clusters as select options (with an empty choice first).
+pub async fn cluster_options(
+    tx: &mut crate::db::Tx,
+    municipality_id: Uuid,
+    selected: Option<Uuid>,
+) -> AppResult<Vec<SelectOption>> {
+    let rows = sqlx::query!(
+        "SELECT id, name FROM clusters WHERE municipality_id = $1 ORDER BY name",
+        municipality_id
+    )
+    .fetch_all(&mut **tx)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| SelectOption::new(r.id.to_string(), r.name, Some(r.id) == selected))
+        .collect())
+}
+
+pub fn kind_options(selected: &str) -> Vec<SelectOption> {
+    InstitutionKind::ALL
+        .iter()
+        .map(|k| SelectOption::new(k.as_str(), k.label(), k.as_str() == selected))
+        .collect()
+}
+
+/// An optional id from a form or query field: empty means none, garbage means none too (the
+/// caller validates that a given id exists in the municipality).
+pub fn optional_id(value: &str) -> Result<Option<Uuid>, ()> {
+    let v = value.trim();
+    if v.is_empty() {
+        Ok(None)
+    } else {
+        v.parse().map(Some).map_err(|_| ())
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]

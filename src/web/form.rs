@@ -1,9 +1,6 @@
 //! Form extraction whose failures are our own 4xx pages, not axum's plain-text rejections.
 
-use axum::{
-    extract::{FromRequest, Request},
-    http::StatusCode,
-};
+use axum::extract::{FromRequest, Request};
 use serde::de::DeserializeOwned;
 
 use super::AppError;
@@ -18,15 +15,60 @@ where
     type Rejection = AppError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match axum::Form::<T>::from_request(req, state).await {
-            Ok(axum::Form(value)) => Ok(Form(value)),
-            Err(rejection) => Err(match rejection.status() {
-                StatusCode::UNSUPPORTED_MEDIA_TYPE => AppError::UnsupportedMediaType,
-                StatusCode::PAYLOAD_TOO_LARGE => AppError::PayloadTooLarge,
-                _ => AppError::BadRequest(
-                    "Formularen var ufuldstændig eller ugyldig. Gå tilbage og prøv igen.".into(),
-                ),
-            }),
+        let is_form = req
+            .headers()
+            .get(axum::http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+        if !is_form {
+            return Err(AppError::UnsupportedMediaType);
+        }
+        let bytes = axum::body::Bytes::from_request(req, state)
+            .await
+            .map_err(|_| AppError::PayloadTooLarge)?;
+        // serde_html_form, unlike serde_urlencoded, reads repeated keys (checkbox lists) into a Vec.
+        serde_html_form::from_bytes(&bytes).map(Form).map_err(|_| {
+            AppError::BadRequest(
+                "Formularen var ufuldstændig eller ugyldig. Gå tilbage og prøv igen.".into(),
+            )
+        })
+    }
+}
+
+/// Query strings; a malformed one is a 400 page, not axum's plain-text rejection.
+pub struct Query<T>(pub T);
+
+impl<S, T> axum::extract::FromRequestParts<S> for Query<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = AppError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        serde_html_form::from_str(parts.uri.query().unwrap_or(""))
+            .map(Query)
+            .map_err(|_| AppError::BadRequest("Adressen indeholdt ugyldige søgeparametre.".into()))
+    }
+}
+
+/// One choice of a select or radio group (see templates/macros.html).
+#[derive(Clone, Debug)]
+pub struct SelectOption {
+    pub value: String,
+    pub label: String,
+    pub selected: bool,
+}
+
+impl SelectOption {
+    pub fn new(value: impl Into<String>, label: impl Into<String>, selected: bool) -> Self {
+        SelectOption {
+            value: value.into(),
+            label: label.into(),
+            selected,
         }
     }
 }

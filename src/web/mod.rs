@@ -12,7 +12,7 @@ use axum::{
 };
 
 pub use error::{AppError, AppResult};
-pub use form::{FieldErrors, Form, Path};
+pub use form::{FieldErrors, Form, Path, Query, SelectOption};
 pub use layout::{Flash, Layout, NavItem};
 
 pub const FLASH_COOKIE: &str = "ov_flash";
