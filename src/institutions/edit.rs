@@ -103,7 +103,7 @@ async fn validate(
             }
             Some(id)
         }
-        Err(()) => {
+        Err(_) => {
             errors.add("cluster", "Vælg en klynge fra listen.");
             None
         }

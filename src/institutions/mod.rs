@@ -113,12 +113,12 @@ pub fn kind_options(selected: &str) -> Vec<SelectOption> {
 
 /// An optional id from a form or query field: empty means none, garbage means none too (the
 /// caller validates that a given id exists in the municipality).
-pub fn optional_id(value: &str) -> Result<Option<Uuid>, ()> {
+pub fn optional_id(value: &str) -> Result<Option<Uuid>, uuid::Error> {
     let v = value.trim();
     if v.is_empty() {
         Ok(None)
     } else {
-        v.parse().map(Some).map_err(|_| ())
+        v.parse().map(Some)
     }
 }
 
