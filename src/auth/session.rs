@@ -24,6 +24,9 @@ use crate::{
 
 /// Longest urlencoded form body we accept; larger ones get a 413 page.
 pub const MAX_FORM_BYTES: usize = 512 * 1024;
+/// Largest file upload (CSV imports); larger ones get a 413 page.
+pub const MAX_UPLOAD_BYTES: usize = 32 * 1024 * 1024;
+const BAD_FORM: &str = "Formularen indeholdt ugyldige tegn. Gå tilbage og prøv igen.";
 /// Sessions end after this long without a request…
 pub const IDLE_SECS: f64 = 4.0 * 3600.0;
 /// …and at the latest this long after login.
@@ -215,25 +218,48 @@ async fn check_unsafe(req: Request, expected: &str) -> Result<Request, AppError>
     if !same_origin(&req) {
         return Err(AppError::Csrf);
     }
-    let content_type = req
+    let raw_content_type = req
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
-        .to_ascii_lowercase();
-    if !content_type.starts_with("application/x-www-form-urlencoded") {
-        // Multipart uploads carry the token in a header set by the page; anything else has
-        // no business posting here.
-        let header_token = req
-            .headers()
-            .get("x-csrf-token")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("");
-        return if content_type.starts_with("multipart/form-data")
-            && token_matches(header_token, expected)
+        .to_string();
+    let content_type = raw_content_type.to_ascii_lowercase();
+    if content_type.starts_with("multipart/form-data") {
+        // File uploads: a plain HTML form cannot set a header, so the token travels as a form
+        // field like everywhere else and is read from the buffered body.
+        let boundary = multer::parse_boundary(&raw_content_type)
+            .map_err(|_| AppError::BadRequest(BAD_FORM.into()))?;
+        let (parts, body) = req.into_parts();
+        let bytes = to_bytes(body, MAX_UPLOAD_BYTES)
+            .await
+            .map_err(|_| AppError::PayloadTooLarge)?;
+        let stream =
+            futures_util::stream::once(std::future::ready(Ok::<_, std::io::Error>(bytes.clone())));
+        let mut multipart = multer::Multipart::new(stream, boundary);
+        let mut given = None;
+        while let Some(field) = multipart
+            .next_field()
+            .await
+            .map_err(|_| AppError::BadRequest(BAD_FORM.into()))?
         {
-            Ok(req)
-        } else if content_type.starts_with("multipart/form-data") || content_type.is_empty() {
+            if field.name() == Some("_csrf") {
+                given = Some(
+                    field
+                        .text()
+                        .await
+                        .map_err(|_| AppError::BadRequest(BAD_FORM.into()))?,
+                );
+                break;
+            }
+        }
+        if !token_matches(given.as_deref().unwrap_or(""), expected) {
+            return Err(AppError::Csrf);
+        }
+        return Ok(Request::from_parts(parts, Body::from(bytes)));
+    }
+    if !content_type.starts_with("application/x-www-form-urlencoded") {
+        return if content_type.is_empty() {
             Err(AppError::Csrf)
         } else {
             Err(AppError::UnsupportedMediaType)
@@ -243,9 +269,7 @@ async fn check_unsafe(req: Request, expected: &str) -> Result<Request, AppError>
     let bytes = to_bytes(body, MAX_FORM_BYTES)
         .await
         .map_err(|_| AppError::PayloadTooLarge)?;
-    let pairs = form_pairs(&bytes).ok_or_else(|| {
-        AppError::BadRequest("Formularen indeholdt ugyldige tegn. Gå tilbage og prøv igen.".into())
-    })?;
+    let pairs = form_pairs(&bytes).ok_or_else(|| AppError::BadRequest(BAD_FORM.into()))?;
     let given = pairs
         .iter()
         .find(|(k, _)| k == "_csrf")

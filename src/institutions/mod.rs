@@ -10,7 +10,7 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 mod clusters;
-mod edit;
+pub mod edit;
 mod list;
 
 use crate::{
@@ -166,6 +166,23 @@ impl InstitutionKind {
 
     pub fn parse(s: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+
+    /// What a person writes in a spreadsheet: the stored value, the Danish label, or a common
+    /// short form, in any case.
+    pub fn from_user(s: &str) -> Option<Self> {
+        let s = s.trim().to_lowercase();
+        let alias = match s.as_str() {
+            "sfo" | "fritidshjem" => Some(InstitutionKind::Sfo),
+            "integreret" => Some(InstitutionKind::Integreret),
+            "ungdomsuddannelse" | "ungdomsudd." => Some(InstitutionKind::Ungdomsuddannelse),
+            _ => None,
+        };
+        alias.or_else(|| {
+            Self::ALL
+                .into_iter()
+                .find(|k| k.as_str() == s || k.label().to_lowercase() == s)
+        })
     }
 
     pub fn label(self) -> &'static str {

@@ -135,3 +135,28 @@ pub fn location(r: &Response) -> String {
         .map(|v| v.to_str().unwrap().to_string())
         .unwrap_or_default()
 }
+
+impl Client {
+    /// Uploads `content` as the file field of a multipart form, with the page's CSRF token.
+    pub async fn upload(&self, path: &str, filename: &str, content: Vec<u8>) -> Response {
+        let token = self.csrf("/import").await;
+        let form = reqwest::multipart::Form::new().text("_csrf", token).part(
+            "file",
+            reqwest::multipart::Part::bytes(content).file_name(filename.to_string()),
+        );
+        self.http
+            .post(self.url(path))
+            .header(header::ORIGIN, &self.base)
+            .multipart(form)
+            .send()
+            .await
+            .unwrap()
+    }
+}
+
+/// The form action of the first form on `html` whose action starts with `prefix`.
+pub fn form_action(html: &str, prefix: &str) -> Option<String> {
+    let marker = format!("action=\"{prefix}");
+    let start = html.find(&marker)? + "action=\"".len();
+    Some(html[start..].split('"').next()?.to_string())
+}

@@ -3,6 +3,7 @@
 
 mod auth;
 mod common;
+mod import;
 mod institutions;
 mod pages;
 mod platform;

@@ -1,0 +1,201 @@
+use reqwest::StatusCode;
+
+use crate::common::{csrf_from, form_action, location, spawn_app, TestApp};
+
+async fn count(app: &TestApp, sql: &str) -> i64 {
+    let mut conn = app.owner_conn().await;
+    sqlx::query_scalar(sql).fetch_one(&mut conn).await.unwrap()
+}
+
+#[tokio::test]
+async fn a_clean_institutions_file_is_previewed_then_imported_in_one_go() {
+    let app = spawn_app().await;
+    let admin = app.login("admin@vejle.overgang.test").await;
+    let (status, html) = admin.get_text("/import").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("enctype=\"multipart/form-data\""));
+    let example = admin.get("/import/institutions/eksempel.csv").await;
+    assert_eq!(example.status(), StatusCode::OK);
+    let example = example.bytes().await.unwrap().to_vec();
+
+    let r = admin
+        .upload("/import/institutions", "eksempel.csv", example)
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let html = r.text().await.unwrap();
+    assert!(html.contains("Filen er fejlfri") && html.contains("2 institutioner er klar"));
+    assert!(html.contains("Klyngen »Nordklyngen« oprettes."));
+    assert_eq!(
+        count(
+            &app,
+            "SELECT count(*) FROM institutions WHERE name = 'Nordskolen'"
+        )
+        .await,
+        0,
+        "nothing before confirm"
+    );
+
+    let action = form_action(&html, "/import/batch/").expect("confirm form");
+    let r = admin
+        .post_form(&action, &[("_csrf", &csrf_from(&html))])
+        .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&r), "/import");
+    let (_, html) = admin.get_text("/import").await;
+    assert!(html.contains("2 institutioner er importeret."));
+    assert_eq!(
+        count(&app, "SELECT count(*) FROM institutions i JOIN clusters c ON c.id = i.cluster_id WHERE c.name = 'Nordklyngen'").await,
+        1
+    );
+    assert_eq!(
+        count(
+            &app,
+            "SELECT count(*) FROM institutions WHERE name = 'Børnehaven Kastanjen' AND is_pilot"
+        )
+        .await,
+        1
+    );
+    assert_eq!(
+        count(
+            &app,
+            "SELECT count(*) FROM imports WHERE content IS NOT NULL"
+        )
+        .await,
+        0,
+        "the file is not kept"
+    );
+
+    // Confirming twice imports nothing more.
+    let r = admin
+        .post_form(&action, &[("_csrf", &admin.csrf("/import").await)])
+        .await;
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    assert_eq!(
+        count(
+            &app,
+            "SELECT count(*) FROM institutions WHERE name = 'Nordskolen'"
+        )
+        .await,
+        1
+    );
+}
+
+#[tokio::test]
+async fn every_problem_is_listed_by_line_and_column_and_nothing_is_imported() {
+    let app = spawn_app().await;
+    let admin = app.login("admin@vejle.overgang.test").await;
+    let csv = "navn;type;institutionsnummer;pilot\n\
+               Ny børnehave;børnehave;;ja\n\
+               Bakkeskolen;skole;;nej\n\
+               ;ufo;12 34;måske\n\
+               Ny børnehave;SFO;;\n";
+    let r = admin
+        .upload("/import/institutions", "fejl.csv", csv.as_bytes().to_vec())
+        .await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = r.text().await.unwrap();
+    for expected in [
+        "<td>3</td><td><code>navn</code></td><td>Der findes allerede en institution, der hedder »Bakkeskolen«.</td>",
+        "<td>4</td><td><code>navn</code></td>",
+        "<td>4</td><td><code>type</code></td><td>»ufo« er ikke en kendt institutionstype.</td>",
+        "<td>4</td><td><code>institutionsnummer</code></td>",
+        "<td>4</td><td><code>pilot</code></td><td>Skriv ja eller nej.</td>",
+        "<td>5</td><td><code>navn</code></td>",
+    ] {
+        assert!(html.contains(expected), "missing {expected}");
+    }
+    assert!(
+        !html.contains("/import/batch/"),
+        "no confirm button for a file with errors"
+    );
+    assert_eq!(
+        count(
+            &app,
+            "SELECT count(*) FROM institutions WHERE name = 'Ny børnehave'"
+        )
+        .await,
+        0
+    );
+    assert_eq!(count(&app, "SELECT count(*) FROM imports").await, 0);
+
+    let r = admin
+        .upload(
+            "/import/institutions",
+            "latin1.csv",
+            b"navn;type\nB\xf8rnehaven;b\xf8rnehave\n".to_vec(),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.text().await.unwrap().contains("UTF-8"));
+    let r = admin
+        .upload("/import/institutions", "tom.csv", b"type\nskole\n".to_vec())
+        .await;
+    assert!(r.text().await.unwrap().contains("Kolonnen »navn« mangler"));
+    let r = admin
+        .upload("/import/institutions", "tom.csv", Vec::new())
+        .await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn imports_are_for_administrators_of_their_own_municipality() {
+    let app = spawn_app().await;
+    let csv = b"navn;type\nSnyd;skole\n".to_vec();
+    for email in [
+        "leder@vejle.overgang.test",
+        "analytiker@vejle.overgang.test",
+    ] {
+        let c = app.login(email).await;
+        assert_eq!(c.get("/import").await.status(), StatusCode::FORBIDDEN);
+        let token = c.csrf("/").await;
+        let form = reqwest::multipart::Form::new().text("_csrf", token).part(
+            "file",
+            reqwest::multipart::Part::bytes(csv.clone()).file_name("x.csv"),
+        );
+        let r = c
+            .http
+            .post(c.url("/import/institutions"))
+            .header("origin", &c.base)
+            .multipart(form)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::FORBIDDEN, "{email}");
+    }
+    // Without the CSRF field the upload is refused before it is read.
+    let admin = app.login("admin@vejle.overgang.test").await;
+    let form = reqwest::multipart::Form::new().part(
+        "file",
+        reqwest::multipart::Part::bytes(csv.clone()).file_name("x.csv"),
+    );
+    let r = admin
+        .http
+        .post(admin.url("/import/institutions"))
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+
+    // A Stevns administrator cannot confirm a Vejle batch.
+    let r = admin.upload("/import/institutions", "x.csv", csv).await;
+    let html = r.text().await.unwrap();
+    let action = form_action(&html, "/import/batch/").unwrap();
+    let stevns = app.login("admin@stevns.overgang.test").await;
+    let r = stevns
+        .post_form(&action, &[("_csrf", &stevns.csrf("/import").await)])
+        .await;
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    assert_eq!(
+        count(
+            &app,
+            "SELECT count(*) FROM institutions WHERE name = 'Snyd'"
+        )
+        .await,
+        0
+    );
+    assert_eq!(
+        admin.get("/import/unknown/eksempel.csv").await.status(),
+        StatusCode::NOT_FOUND
+    );
+}
