@@ -59,7 +59,9 @@ pub async fn login_form(visitor: Visitor, Query(q): Query<LoginQuery>) -> AppRes
 
 #[derive(Deserialize)]
 pub struct LoginForm {
+    #[serde(default)]
     email: String,
+    #[serde(default)]
     password: String,
     #[serde(default)]
     next: String,

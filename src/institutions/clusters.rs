@@ -292,6 +292,15 @@ pub async fn update(
 ) -> AppResult<Response> {
     ctx.user.require(Permission::AdministerMunicipality)?;
     let municipality_id = ctx.user.municipality()?;
+    // A foreign id is a 404 whatever the form held.
+    sqlx::query_scalar!(
+        "SELECT id FROM clusters WHERE municipality_id = $1 AND id = $2 FOR UPDATE",
+        municipality_id,
+        id
+    )
+    .fetch_optional(&mut *ctx.tx)
+    .await?
+    .ok_or(AppError::NotFound)?;
     let (valid, errors) = validate(&mut ctx.tx, municipality_id, &f).await?;
     let Some(c) = valid else {
         let page = form_page(&mut ctx, Some(id), f, errors).await?;

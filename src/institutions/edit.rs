@@ -236,6 +236,20 @@ pub async fn create(mut ctx: Ctx, Form(f): Form<InstitutionForm>) -> AppResult<R
     ))
 }
 
+/// Locks the institution for the change, or answers 404 before anything else is looked at, so
+/// a foreign id gets the same answer whatever the form held.
+async fn lock(tx: &mut Tx, municipality_id: Uuid, id: Uuid) -> AppResult<()> {
+    sqlx::query_scalar!(
+        "SELECT id FROM institutions WHERE municipality_id = $1 AND id = $2 FOR UPDATE",
+        municipality_id,
+        id
+    )
+    .fetch_optional(&mut **tx)
+    .await?
+    .map(|_| ())
+    .ok_or(AppError::NotFound)
+}
+
 pub async fn update(
     mut ctx: Ctx,
     Path(id): Path<Uuid>,
@@ -243,6 +257,7 @@ pub async fn update(
 ) -> AppResult<Response> {
     ctx.user.require(Permission::AdministerMunicipality)?;
     let municipality_id = ctx.user.municipality()?;
+    lock(&mut ctx.tx, municipality_id, id).await?;
     let (valid, mut errors) = validate(&mut ctx.tx, municipality_id, Some(id), &f).await?;
     let Some(i) = valid else {
         let page = form_page(&mut ctx, Some(id), f, errors).await?;
@@ -290,6 +305,7 @@ pub async fn update(
 
 #[derive(Deserialize)]
 pub struct ActiveForm {
+    #[serde(default)]
     active: String,
 }
 
@@ -302,6 +318,7 @@ pub async fn set_active(
 ) -> AppResult<Response> {
     ctx.user.require(Permission::AdministerMunicipality)?;
     let municipality_id = ctx.user.municipality()?;
+    lock(&mut ctx.tx, municipality_id, id).await?;
     let active = match f.active.as_str() {
         "ja" => true,
         "nej" => false,

@@ -1,0 +1,322 @@
+//! Every route, as every role and as users of the other municipality: the expected status.
+//!
+//! The routes are read from the source (`.route("…", get(…).post(…))`), so a new route without
+//! a row in `EXPECTED` fails `every_route_has_an_expectation`. Ids in paths are Vejle's; the
+//! Stevns users must get 404 for them (or their own data where the path has no id).
+
+use std::collections::BTreeSet;
+
+use reqwest::StatusCode;
+use uuid::Uuid;
+
+use crate::common::{spawn_app, Client, TestApp};
+
+/// Who walks: anonymous, operator, then Vejle's six roles, then two Stevns users.
+const ACTORS: [&str; 10] = [
+    "",
+    "operator@overgang.test",
+    "admin@vejle.overgang.test",
+    "leder@vejle.overgang.test",
+    "paedagog@vejle.overgang.test",
+    "laerer@vejle.overgang.test",
+    "specialist@vejle.overgang.test",
+    "analytiker@vejle.overgang.test",
+    "admin@stevns.overgang.test",
+    "paedagog@stevns.overgang.test",
+];
+
+/// (method, route pattern, expected status per actor in ACTORS order). POSTs carry a valid
+/// CSRF token and no other field, so an authorised actor meets validation (400/422), never a
+/// change; an unauthorised one must be stopped (403/404) or sent to log in (303).
+const EXPECTED: &[(&str, &str, [u16; 10])] = &[
+    //                                                  anon  op   adm  lead staff teach spec anal sAdm sStaff
+    (
+        "GET",
+        "/",
+        [303, 200, 200, 200, 200, 200, 200, 200, 200, 200],
+    ),
+    (
+        "GET",
+        "/healthz",
+        [200, 200, 200, 200, 200, 200, 200, 200, 200, 200],
+    ),
+    (
+        "GET",
+        "/tilgaengelighed",
+        [200, 200, 200, 200, 200, 200, 200, 200, 200, 200],
+    ),
+    (
+        "GET",
+        "/login",
+        [200, 303, 303, 303, 303, 303, 303, 303, 303, 303],
+    ),
+    (
+        "POST",
+        "/login",
+        [422, 422, 422, 422, 422, 422, 422, 422, 422, 422],
+    ),
+    (
+        "POST",
+        "/logout",
+        [303, 303, 303, 303, 303, 303, 303, 303, 303, 303],
+    ),
+    (
+        "GET",
+        "/platform/municipalities",
+        [303, 200, 403, 403, 403, 403, 403, 403, 403, 403],
+    ),
+    (
+        "POST",
+        "/platform/municipalities",
+        [303, 422, 403, 403, 403, 403, 403, 403, 403, 403],
+    ),
+    (
+        "GET",
+        "/platform/municipalities/new",
+        [303, 200, 403, 403, 403, 403, 403, 403, 403, 403],
+    ),
+    (
+        "GET",
+        "/institutions",
+        [303, 403, 200, 403, 403, 403, 403, 403, 200, 403],
+    ),
+    (
+        "POST",
+        "/institutions",
+        [303, 403, 422, 403, 403, 403, 403, 403, 422, 403],
+    ),
+    (
+        "GET",
+        "/institutions/new",
+        [303, 403, 200, 403, 403, 403, 403, 403, 200, 403],
+    ),
+    (
+        "GET",
+        "/institutions/{id}",
+        [303, 404, 200, 200, 200, 200, 200, 200, 404, 404],
+    ),
+    (
+        "POST",
+        "/institutions/{id}",
+        [303, 403, 422, 403, 403, 403, 403, 403, 404, 403],
+    ),
+    (
+        "GET",
+        "/institutions/{id}/edit",
+        [303, 403, 200, 403, 403, 403, 403, 403, 404, 403],
+    ),
+    (
+        "POST",
+        "/institutions/{id}/active",
+        [303, 403, 400, 403, 403, 403, 403, 403, 404, 403],
+    ),
+    (
+        "GET",
+        "/clusters",
+        [303, 403, 200, 403, 403, 403, 403, 403, 200, 403],
+    ),
+    (
+        "POST",
+        "/clusters",
+        [303, 403, 422, 403, 403, 403, 403, 403, 422, 403],
+    ),
+    (
+        "GET",
+        "/clusters/new",
+        [303, 403, 200, 403, 403, 403, 403, 403, 200, 403],
+    ),
+    (
+        "GET",
+        "/clusters/{id}",
+        [303, 403, 200, 403, 403, 403, 403, 403, 404, 403],
+    ),
+    (
+        "POST",
+        "/clusters/{id}",
+        [303, 403, 422, 403, 403, 403, 403, 403, 404, 403],
+    ),
+    (
+        "GET",
+        "/import",
+        [303, 403, 200, 403, 403, 403, 403, 403, 200, 403],
+    ),
+    (
+        "POST",
+        "/import/{kind}",
+        [303, 403, 400, 403, 403, 403, 403, 403, 400, 403],
+    ),
+    (
+        "GET",
+        "/import/{kind}/eksempel.csv",
+        [303, 403, 200, 403, 403, 403, 403, 403, 200, 403],
+    ),
+    (
+        "POST",
+        "/import/batch/{id}/confirm",
+        [303, 403, 404, 403, 403, 403, 403, 403, 404, 403],
+    ),
+];
+
+/// (method, path) of every route in src/, read from the `.route(` calls.
+fn routes_in_source() -> BTreeSet<(String, String)> {
+    fn walk(dir: &std::path::Path, out: &mut Vec<String>) {
+        for entry in std::fs::read_dir(dir).unwrap().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                walk(&path, out);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                out.push(std::fs::read_to_string(path).unwrap());
+            }
+        }
+    }
+    let mut sources = Vec::new();
+    walk(
+        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src"),
+        &mut sources,
+    );
+    let mut routes = BTreeSet::new();
+    for src in sources {
+        for chunk in src.split(".route(").skip(1) {
+            // The call's arguments: up to the parenthesis that closes `.route(`.
+            let mut depth = 1;
+            let end = chunk
+                .char_indices()
+                .find(|(_, c)| {
+                    match c {
+                        '(' => depth += 1,
+                        ')' => depth -= 1,
+                        _ => {}
+                    }
+                    depth == 0
+                })
+                .map(|(i, _)| i)
+                .unwrap_or(chunk.len());
+            let call = &chunk[..end];
+            let Some(path) = call.split('"').nth(1) else {
+                continue;
+            };
+            let handlers = call.split_once(',').map(|(_, h)| h).unwrap_or("");
+            for (needle, method) in [("get(", "GET"), ("post(", "POST")] {
+                if handlers.contains(needle) {
+                    routes.insert((method.to_string(), path.to_string()));
+                }
+            }
+        }
+    }
+    routes
+}
+
+#[test]
+fn every_route_has_an_expectation() {
+    let in_source = routes_in_source();
+    let in_table: BTreeSet<(String, String)> = EXPECTED
+        .iter()
+        .map(|(m, p, _)| (m.to_string(), p.to_string()))
+        .collect();
+    let missing: Vec<_> = in_source.difference(&in_table).collect();
+    let stale: Vec<_> = in_table.difference(&in_source).collect();
+    assert!(
+        missing.is_empty(),
+        "routes without a row in EXPECTED: {missing:?}"
+    );
+    assert!(
+        stale.is_empty(),
+        "rows in EXPECTED for routes that no longer exist: {stale:?}"
+    );
+}
+
+async fn fill(app: &TestApp, pattern: &str) -> String {
+    let mut conn = app.owner_conn().await;
+    let one = |sql: &'static str| sqlx::query_scalar::<_, Uuid>(sql);
+    let id = if pattern.starts_with("/institutions/") {
+        one("SELECT id FROM institutions WHERE name = 'Børnehaven Solsikken'")
+            .fetch_one(&mut conn)
+            .await
+            .unwrap()
+    } else if pattern.starts_with("/clusters/") {
+        one("SELECT id FROM clusters WHERE name = 'Pilotklynge Bakkeskolen'")
+            .fetch_one(&mut conn)
+            .await
+            .unwrap()
+    } else {
+        Uuid::new_v4()
+    };
+    pattern
+        .replace("{id}", &id.to_string())
+        .replace("{kind}", "institutions")
+}
+
+async fn snapshot(app: &TestApp) -> Vec<i64> {
+    let mut conn = app.owner_conn().await;
+    let mut counts = Vec::new();
+    for table in [
+        "municipalities",
+        "users",
+        "role_assignments",
+        "institutions",
+        "clusters",
+        "imports",
+    ] {
+        counts.push(
+            sqlx::query_scalar(&format!("SELECT count(*) FROM {table}"))
+                .fetch_one(&mut conn)
+                .await
+                .unwrap(),
+        );
+    }
+    let names: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM institutions WHERE updated_at > created_at")
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+    counts.push(names);
+    counts
+}
+
+async fn call(c: &Client, anonymous: bool, method: &str, path: &str) -> StatusCode {
+    if method == "GET" {
+        return c.get(path).await.status();
+    }
+    // The token of a page this actor can open.
+    let (_, html) = c.get_text(if anonymous { "/login" } else { "/" }).await;
+    let token = crate::common::csrf_from(&html);
+    c.post_form(path, &[("_csrf", &token)]).await.status()
+}
+
+#[tokio::test]
+async fn every_route_answers_every_role_as_expected_and_refusals_change_nothing() {
+    let app = spawn_app().await;
+    let before = snapshot(&app).await;
+    let mut failures = Vec::new();
+    for (i, email) in ACTORS.iter().enumerate() {
+        let c = if email.is_empty() {
+            app.client()
+        } else {
+            app.login(email).await
+        };
+        // Logging out ends the walk of an actor, so it goes last.
+        let mut rows: Vec<_> = EXPECTED.iter().collect();
+        rows.sort_by_key(|(_, p, _)| *p == "/logout");
+        for (method, pattern, expected) in rows {
+            let path = fill(&app, pattern).await;
+            let status = call(&c, email.is_empty(), method, &path).await;
+            if status.as_u16() != expected[i] {
+                failures.push(format!(
+                    "{method} {pattern} as {:?}: got {status}, expected {}",
+                    email, expected[i]
+                ));
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} unexpected answers:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+    assert_eq!(
+        snapshot(&app).await,
+        before,
+        "a refused or invalid request changed data"
+    );
+}
