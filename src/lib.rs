@@ -2,6 +2,7 @@
 
 pub mod audit;
 pub mod auth;
+pub mod children;
 pub mod config;
 pub mod dashboard;
 pub mod db;

@@ -1,0 +1,4 @@
+//! Children, their guardians and enrolments.
+
+pub mod domain;
+pub mod forms;
