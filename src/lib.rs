@@ -28,6 +28,7 @@ pub fn router(state: AppState) -> Router {
     let pages = Router::new()
         .merge(auth::router())
         .merge(dashboard::router())
+        .merge(children::router())
         .merge(platform::router())
         .merge(institutions::router())
         .merge(pages::router())
