@@ -2,6 +2,7 @@
 //! set up once per `cargo test` run and every test gets its own fresh database.
 
 mod auth;
+mod children;
 mod common;
 mod pages;
 mod platform;
