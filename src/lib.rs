@@ -2,6 +2,7 @@
 
 pub mod audit;
 pub mod auth;
+pub mod children;
 pub mod config;
 pub mod dashboard;
 pub mod db;
@@ -28,6 +29,7 @@ pub fn router(state: AppState) -> Router {
     let pages = Router::new()
         .merge(auth::router())
         .merge(dashboard::router())
+        .merge(children::router())
         .merge(platform::router())
         .merge(institutions::router())
         .merge(import::router())

@@ -3,6 +3,7 @@
 
 mod access;
 mod auth;
+mod children;
 mod common;
 mod import;
 mod institutions;

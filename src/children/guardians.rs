@@ -1,0 +1,246 @@
+//! A child's guardians: add, edit, remove. Each route first finds the child in the user's
+//! scope, then the guardian among that child's guardians, so a foreign id is a 404.
+
+use askama::Template;
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+use uuid::Uuid;
+
+use super::{
+    audit, child_path,
+    forms::{self, GuardianForm, ValidGuardian},
+    queries, Access,
+};
+use crate::{
+    audit::Entry,
+    auth::{Ctx, Permission},
+    web::{self, AppError, AppResult, FieldErrors, Flash, Form, Layout, Path},
+};
+
+const NAV: &str = "/children";
+
+pub struct GuardianFormView {
+    pub name: String,
+    pub relation: String,
+    pub email: String,
+    pub phone: String,
+    pub has_custody: bool,
+}
+
+impl GuardianFormView {
+    fn from_form(f: &GuardianForm) -> Self {
+        GuardianFormView {
+            name: f.name.clone(),
+            relation: f.relation.clone(),
+            email: f.email.clone(),
+            phone: f.phone.clone(),
+            has_custody: f.custody(),
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "children/guardian_form.html")]
+pub struct GuardianPage {
+    pub layout: Layout,
+    pub heading: String,
+    pub child_name: String,
+    pub action: String,
+    pub cancel_href: String,
+    pub submit: &'static str,
+    pub form: GuardianFormView,
+    pub errors: FieldErrors,
+}
+
+fn page(
+    ctx: &Ctx,
+    child: &queries::Child,
+    guardian: Option<Uuid>,
+    form: GuardianFormView,
+    errors: FieldErrors,
+) -> GuardianPage {
+    let child_name = format!("{} {}", child.first_name, child.last_name);
+    let base = child_path(child.id);
+    let (heading, action, submit) = match guardian {
+        None => (
+            "Tilføj forælder eller værge",
+            format!("{base}/guardians"),
+            "Tilføj",
+        ),
+        Some(gid) => (
+            "Redigér forælder eller værge",
+            format!("{base}/guardians/{gid}/edit"),
+            "Gem",
+        ),
+    };
+    GuardianPage {
+        layout: ctx.layout(&format!("{heading} – {child_name}"), NAV),
+        heading: heading.into(),
+        child_name,
+        action,
+        cancel_href: base,
+        submit,
+        form,
+        errors,
+    }
+}
+
+async fn child_in_scope(ctx: &mut Ctx, access: &Access, id: Uuid) -> AppResult<queries::Child> {
+    queries::lock_child(&mut ctx.tx, access.municipality_id, &access.scope, id)
+        .await?
+        .ok_or(AppError::NotFound)
+}
+
+pub async fn new_form(mut ctx: Ctx, Path(id): Path<Uuid>) -> AppResult<Response> {
+    let access = Access::check(&ctx, Permission::EditChildren)?;
+    let child = queries::find_child(&mut ctx.tx, access.municipality_id, &access.scope, id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let form = GuardianFormView {
+        name: String::new(),
+        relation: "Forælder".into(),
+        email: String::new(),
+        phone: String::new(),
+        has_custody: true,
+    };
+    Ok(web::render(&page(&ctx, &child, None, form, FieldErrors::default()))?.into_response())
+}
+
+fn data(g: &ValidGuardian) -> queries::GuardianData<'_> {
+    queries::GuardianData {
+        name: g.name.as_str(),
+        relation: g.relation.as_str(),
+        email: g.email.as_ref().map(|e| e.as_str()),
+        phone: g.phone.as_ref().map(|p| p.as_str()),
+        has_custody: g.has_custody,
+    }
+}
+
+pub async fn create(
+    mut ctx: Ctx,
+    Path(id): Path<Uuid>,
+    Form(f): Form<GuardianForm>,
+) -> AppResult<Response> {
+    let access = Access::check(&ctx, Permission::EditChildren)?;
+    let child = child_in_scope(&mut ctx, &access, id).await?;
+    let mut errors = FieldErrors::default();
+    let Some(g) = forms::validate_guardian(&f, &mut errors) else {
+        let view = GuardianFormView::from_form(&f);
+        return web::render_invalid(&page(&ctx, &child, None, view, errors));
+    };
+    let gid = queries::insert_guardian(&mut ctx.tx, access.municipality_id, id, &data(&g)).await?;
+    audit(
+        &mut ctx,
+        Entry::new("create", "guardian", Some(gid))
+            .child(id)
+            .details(json!({"has_custody": g.has_custody})),
+    )
+    .await?;
+    ctx.commit().await?;
+    Ok(web::redirect_with_flash(
+        &child_path(id),
+        Flash::success("Forælderen er tilføjet."),
+    ))
+}
+
+pub async fn edit_form(mut ctx: Ctx, Path((id, gid)): Path<(Uuid, Uuid)>) -> AppResult<Response> {
+    let access = Access::check(&ctx, Permission::EditChildren)?;
+    let m = access.municipality_id;
+    let child = queries::find_child(&mut ctx.tx, m, &access.scope, id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let g = queries::find_guardian(&mut ctx.tx, m, id, gid)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    audit(
+        &mut ctx,
+        Entry::new("read", "guardian", Some(gid))
+            .child(id)
+            .details(json!({"view": "edit"})),
+    )
+    .await?;
+    let form = GuardianFormView {
+        name: g.name,
+        relation: g.relation,
+        email: g.email.unwrap_or_default(),
+        phone: g.phone.unwrap_or_default(),
+        has_custody: g.has_custody,
+    };
+    let html = web::render(&page(&ctx, &child, Some(gid), form, FieldErrors::default()))?;
+    ctx.commit().await?;
+    Ok(html.into_response())
+}
+
+pub async fn update(
+    mut ctx: Ctx,
+    Path((id, gid)): Path<(Uuid, Uuid)>,
+    Form(f): Form<GuardianForm>,
+) -> AppResult<Response> {
+    let access = Access::check(&ctx, Permission::EditChildren)?;
+    let m = access.municipality_id;
+    let child = child_in_scope(&mut ctx, &access, id).await?;
+    let old = queries::find_guardian(&mut ctx.tx, m, id, gid)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let mut errors = FieldErrors::default();
+    let Some(g) = forms::validate_guardian(&f, &mut errors) else {
+        let view = GuardianFormView::from_form(&f);
+        return web::render_invalid(&page(&ctx, &child, Some(gid), view, errors));
+    };
+    let new = data(&g);
+    let mut fields = Vec::new();
+    if old.name != new.name {
+        fields.push("name");
+    }
+    if old.relation != new.relation {
+        fields.push("relation");
+    }
+    if old.email.as_deref() != new.email {
+        fields.push("email");
+    }
+    if old.phone.as_deref() != new.phone {
+        fields.push("phone");
+    }
+    if old.has_custody != new.has_custody {
+        fields.push("has_custody");
+    }
+    if fields.is_empty() {
+        return Ok(web::redirect_with_flash(
+            &child_path(id),
+            Flash::info("Der var ingen ændringer at gemme."),
+        ));
+    }
+    queries::update_guardian(&mut ctx.tx, m, id, gid, &new).await?;
+    audit(
+        &mut ctx,
+        Entry::new("update", "guardian", Some(gid))
+            .child(id)
+            .details(json!({ "fields": fields })),
+    )
+    .await?;
+    ctx.commit().await?;
+    Ok(web::redirect_with_flash(
+        &child_path(id),
+        Flash::success("Oplysningerne om forælderen er gemt."),
+    ))
+}
+
+pub async fn delete(mut ctx: Ctx, Path((id, gid)): Path<(Uuid, Uuid)>) -> AppResult<Response> {
+    let access = Access::check(&ctx, Permission::EditChildren)?;
+    let m = access.municipality_id;
+    child_in_scope(&mut ctx, &access, id).await?;
+    queries::find_guardian(&mut ctx.tx, m, id, gid)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    queries::delete_guardian(&mut ctx.tx, m, id, gid).await?;
+    audit(
+        &mut ctx,
+        Entry::new("delete", "guardian", Some(gid)).child(id),
+    )
+    .await?;
+    ctx.commit().await?;
+    Ok(web::redirect_with_flash(
+        &child_path(id),
+        Flash::success("Forælderen er fjernet."),
+    ))
+}

@@ -1,0 +1,584 @@
+//! The SQL for children, guardians and enrolments.
+//!
+//! Every query names the municipality explicitly (row-level security is the second line, not
+//! the first) and every query that finds a child applies the user's child scope:
+//! `$all OR EXISTS (an enrolment at one of $institutions that has not ended)`. A child outside
+//! the scope is indistinguishable from one that does not exist. The CPR number is selected
+//! only where the child is edited, and only into the `Cpr` type, which cannot print it.
+
+use serde::Deserialize;
+use sqlx::types::Json;
+use time::Date;
+use uuid::Uuid;
+
+use super::domain::Cpr;
+use crate::{auth::ChildScope, db::Tx};
+
+/// Rows per page of the children list.
+pub const PAGE_SIZE: i64 = 50;
+
+/// One not-ended enrolment shown in the list ("current institution + group").
+#[derive(Debug, Deserialize)]
+pub struct Placement {
+    pub institution: String,
+    pub group_name: Option<String>,
+    /// `DD-MM-YYYY` when the enrolment starts in the future, else `None`.
+    pub from: Option<String>,
+}
+
+pub struct ListRow {
+    pub id: Uuid,
+    pub first_name: String,
+    pub last_name: String,
+    pub birth_date: Date,
+    pub placements: Json<Vec<Placement>>,
+}
+
+/// What the list is asked for.
+pub struct ListFilter<'a> {
+    /// The name search, LIKE-escaped; `None` lists everyone in scope.
+    pub pattern: Option<&'a str>,
+    pub institution: Option<Uuid>,
+    pub page: i64,
+}
+
+/// One page of the children in scope, ordered by name, and how many there are in all.
+pub async fn list(
+    tx: &mut Tx,
+    municipality_id: Uuid,
+    scope: &ChildScope,
+    filter: &ListFilter<'_>,
+) -> Result<(Vec<ListRow>, i64), sqlx::Error> {
+    let (all, ids) = scope.as_params();
+    let offset = (filter.page - 1) * PAGE_SIZE;
+    // Two statements rather than `$q IS NULL OR …`: a prepared statement's generic plan
+    // cannot use the trigram index behind such an OR.
+    if let Some(pattern) = filter.pattern {
+        let rows = sqlx::query_as!(
+            ListRow,
+            r#"SELECT c.id, c.first_name, c.last_name, c.birth_date,
+                      coalesce((SELECT json_agg(json_build_object(
+                                    'institution', i.name, 'group_name', e.group_name,
+                                    'from', CASE WHEN e.starts_on > current_date
+                                                 THEN to_char(e.starts_on, 'DD-MM-YYYY') END)
+                                  ORDER BY e.starts_on, i.name)
+                                FROM enrolments e
+                                JOIN institutions i ON i.municipality_id = e.municipality_id
+                                                   AND i.id = e.institution_id
+                                WHERE e.municipality_id = c.municipality_id AND e.child_id = c.id
+                                  AND (e.ends_on IS NULL OR e.ends_on >= current_date)), '[]')
+                        AS "placements!: Json<Vec<Placement>>"
+               FROM children c
+               WHERE c.municipality_id = $1
+                 AND ($2 OR EXISTS (SELECT 1 FROM enrolments e
+                                    WHERE e.municipality_id = c.municipality_id AND e.child_id = c.id
+                                      AND e.institution_id = ANY($3)
+                                      AND (e.ends_on IS NULL OR e.ends_on >= current_date)))
+                 AND lower(c.first_name || ' ' || c.last_name) LIKE '%' || lower($4) || '%' ESCAPE '\'
+                 AND ($5::uuid IS NULL OR EXISTS (SELECT 1 FROM enrolments e
+                                    WHERE e.municipality_id = c.municipality_id AND e.child_id = c.id
+                                      AND e.institution_id = $5
+                                      AND (e.ends_on IS NULL OR e.ends_on >= current_date)))
+               ORDER BY lower(c.last_name), lower(c.first_name), c.id
+               LIMIT $6 OFFSET $7"#,
+            municipality_id,
+            all,
+            &ids[..],
+            pattern,
+            filter.institution,
+            PAGE_SIZE,
+            offset
+        )
+        .fetch_all(&mut **tx)
+        .await?;
+        let total = sqlx::query_scalar!(
+            r#"SELECT count(*) AS "n!"
+               FROM children c
+               WHERE c.municipality_id = $1
+                 AND ($2 OR EXISTS (SELECT 1 FROM enrolments e
+                                    WHERE e.municipality_id = c.municipality_id AND e.child_id = c.id
+                                      AND e.institution_id = ANY($3)
+                                      AND (e.ends_on IS NULL OR e.ends_on >= current_date)))
+                 AND lower(c.first_name || ' ' || c.last_name) LIKE '%' || lower($4) || '%' ESCAPE '\'
+                 AND ($5::uuid IS NULL OR EXISTS (SELECT 1 FROM enrolments e
+                                    WHERE e.municipality_id = c.municipality_id AND e.child_id = c.id
+                                      AND e.institution_id = $5
+                                      AND (e.ends_on IS NULL OR e.ends_on >= current_date)))"#,
+            municipality_id,
+            all,
+            &ids[..],
+            pattern,
+            filter.institution,
+        )
+        .fetch_one(&mut **tx)
+        .await?;
+        Ok((rows, total))
+    } else {
+        let rows = sqlx::query_as!(
+            ListRow,
+            r#"SELECT c.id, c.first_name, c.last_name, c.birth_date,
+                      coalesce((SELECT json_agg(json_build_object(
+                                    'institution', i.name, 'group_name', e.group_name,
+                                    'from', CASE WHEN e.starts_on > current_date
+                                                 THEN to_char(e.starts_on, 'DD-MM-YYYY') END)
+                                  ORDER BY e.starts_on, i.name)
+                                FROM enrolments e
+                                JOIN institutions i ON i.municipality_id = e.municipality_id
+                                                   AND i.id = e.institution_id
+                                WHERE e.municipality_id = c.municipality_id AND e.child_id = c.id
+                                  AND (e.ends_on IS NULL OR e.ends_on >= current_date)), '[]')
+                        AS "placements!: Json<Vec<Placement>>"
+               FROM children c
+               WHERE c.municipality_id = $1
+                 AND ($2 OR EXISTS (SELECT 1 FROM enrolments e
+                                    WHERE e.municipality_id = c.municipality_id AND e.child_id = c.id
+                                      AND e.institution_id = ANY($3)
+                                      AND (e.ends_on IS NULL OR e.ends_on >= current_date)))
+                 AND ($4::uuid IS NULL OR EXISTS (SELECT 1 FROM enrolments e
+                                    WHERE e.municipality_id = c.municipality_id AND e.child_id = c.id
+                                      AND e.institution_id = $4
+                                      AND (e.ends_on IS NULL OR e.ends_on >= current_date)))
+               ORDER BY lower(c.last_name), lower(c.first_name), c.id
+               LIMIT $5 OFFSET $6"#,
+            municipality_id,
+            all,
+            &ids[..],
+            filter.institution,
+            PAGE_SIZE,
+            offset
+        )
+        .fetch_all(&mut **tx)
+        .await?;
+        let total = sqlx::query_scalar!(
+            r#"SELECT count(*) AS "n!"
+               FROM children c
+               WHERE c.municipality_id = $1
+                 AND ($2 OR EXISTS (SELECT 1 FROM enrolments e
+                                    WHERE e.municipality_id = c.municipality_id AND e.child_id = c.id
+                                      AND e.institution_id = ANY($3)
+                                      AND (e.ends_on IS NULL OR e.ends_on >= current_date)))
+                 AND ($4::uuid IS NULL OR EXISTS (SELECT 1 FROM enrolments e
+                                    WHERE e.municipality_id = c.municipality_id AND e.child_id = c.id
+                                      AND e.institution_id = $4
+                                      AND (e.ends_on IS NULL OR e.ends_on >= current_date)))"#,
+            municipality_id,
+            all,
+            &ids[..],
+            filter.institution,
+        )
+        .fetch_one(&mut **tx)
+        .await?;
+        Ok((rows, total))
+    }
+}
+
+/// A child's own data, as shown on its page and in the edit form.
+pub struct Child {
+    pub id: Uuid,
+    pub first_name: String,
+    pub last_name: String,
+    pub birth_date: Date,
+    pub cpr: Option<Cpr>,
+}
+
+/// The child with `id` if it is in the user's scope (else `None`, answered as 404).
+pub async fn find_child(
+    tx: &mut Tx,
+    municipality_id: Uuid,
+    scope: &ChildScope,
+    id: Uuid,
+) -> Result<Option<Child>, sqlx::Error> {
+    let (all, ids) = scope.as_params();
+    sqlx::query_as!(
+        Child,
+        r#"SELECT c.id, c.first_name, c.last_name, c.birth_date, c.cpr AS "cpr: Cpr"
+           FROM children c
+           WHERE c.municipality_id = $1 AND c.id = $4
+             AND ($2 OR EXISTS (SELECT 1 FROM enrolments e
+                                WHERE e.municipality_id = c.municipality_id AND e.child_id = c.id
+                                  AND e.institution_id = ANY($3)
+                                  AND (e.ends_on IS NULL OR e.ends_on >= current_date)))"#,
+        municipality_id,
+        all,
+        &ids[..],
+        id
+    )
+    .fetch_optional(&mut **tx)
+    .await
+}
+
+/// Like `find_child`, and locks the child's row for the rest of the transaction, so changes to
+/// one child (and its guardians and enrolments) happen one after the other.
+pub async fn lock_child(
+    tx: &mut Tx,
+    municipality_id: Uuid,
+    scope: &ChildScope,
+    id: Uuid,
+) -> Result<Option<Child>, sqlx::Error> {
+    let (all, ids) = scope.as_params();
+    sqlx::query_as!(
+        Child,
+        r#"SELECT c.id, c.first_name, c.last_name, c.birth_date, c.cpr AS "cpr: Cpr"
+           FROM children c
+           WHERE c.municipality_id = $1 AND c.id = $4
+             AND ($2 OR EXISTS (SELECT 1 FROM enrolments e
+                                WHERE e.municipality_id = c.municipality_id AND e.child_id = c.id
+                                  AND e.institution_id = ANY($3)
+                                  AND (e.ends_on IS NULL OR e.ends_on >= current_date)))
+           FOR UPDATE OF c"#,
+        municipality_id,
+        all,
+        &ids[..],
+        id
+    )
+    .fetch_optional(&mut **tx)
+    .await
+}
+
+/// Whether the child is (still) in the scope, after a change to its enrolments.
+pub async fn in_scope(
+    tx: &mut Tx,
+    municipality_id: Uuid,
+    scope: &ChildScope,
+    id: Uuid,
+) -> Result<bool, sqlx::Error> {
+    let (all, ids) = scope.as_params();
+    sqlx::query_scalar!(
+        r#"SELECT EXISTS (
+               SELECT 1 FROM children c
+               WHERE c.municipality_id = $1 AND c.id = $4
+                 AND ($2 OR EXISTS (SELECT 1 FROM enrolments e
+                                    WHERE e.municipality_id = c.municipality_id AND e.child_id = c.id
+                                      AND e.institution_id = ANY($3)
+                                      AND (e.ends_on IS NULL OR e.ends_on >= current_date)))
+           ) AS "in_scope!""#,
+        municipality_id,
+        all,
+        &ids[..],
+        id
+    )
+    .fetch_one(&mut **tx)
+    .await
+}
+
+pub struct NewChild<'a> {
+    pub first_name: &'a str,
+    pub last_name: &'a str,
+    pub birth_date: Date,
+    pub cpr: Option<&'a Cpr>,
+}
+
+/// Inserts a child; a duplicate CPR number comes back as the `children_cpr` constraint error.
+pub async fn insert_child(
+    tx: &mut Tx,
+    municipality_id: Uuid,
+    child: &NewChild<'_>,
+) -> Result<Uuid, sqlx::Error> {
+    sqlx::query_scalar!(
+        "INSERT INTO children (municipality_id, first_name, last_name, birth_date, cpr)
+         VALUES ($1, $2, $3, $4, $5) RETURNING id",
+        municipality_id,
+        child.first_name,
+        child.last_name,
+        child.birth_date,
+        child.cpr as Option<&Cpr>
+    )
+    .fetch_one(&mut **tx)
+    .await
+}
+
+pub async fn update_child(
+    tx: &mut Tx,
+    municipality_id: Uuid,
+    id: Uuid,
+    child: &NewChild<'_>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        "UPDATE children SET first_name = $3, last_name = $4, birth_date = $5, cpr = $6,
+                             updated_at = now()
+         WHERE municipality_id = $1 AND id = $2",
+        municipality_id,
+        id,
+        child.first_name,
+        child.last_name,
+        child.birth_date,
+        child.cpr as Option<&Cpr>
+    )
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Deletes the child; guardians and enrolments go with it (ON DELETE CASCADE).
+pub async fn delete_child(tx: &mut Tx, municipality_id: Uuid, id: Uuid) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        "DELETE FROM children WHERE municipality_id = $1 AND id = $2",
+        municipality_id,
+        id
+    )
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+pub struct Guardian {
+    pub id: Uuid,
+    pub name: String,
+    pub relation: String,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub has_custody: bool,
+}
+
+pub async fn guardians(
+    tx: &mut Tx,
+    municipality_id: Uuid,
+    child_id: Uuid,
+) -> Result<Vec<Guardian>, sqlx::Error> {
+    sqlx::query_as!(
+        Guardian,
+        "SELECT id, name, relation, email, phone, has_custody FROM guardians
+         WHERE municipality_id = $1 AND child_id = $2
+         ORDER BY created_at, id",
+        municipality_id,
+        child_id
+    )
+    .fetch_all(&mut **tx)
+    .await
+}
+
+/// The guardian `id` of the child `child_id` (a guardian of another child is not found).
+pub async fn find_guardian(
+    tx: &mut Tx,
+    municipality_id: Uuid,
+    child_id: Uuid,
+    id: Uuid,
+) -> Result<Option<Guardian>, sqlx::Error> {
+    sqlx::query_as!(
+        Guardian,
+        "SELECT id, name, relation, email, phone, has_custody FROM guardians
+         WHERE municipality_id = $1 AND child_id = $2 AND id = $3",
+        municipality_id,
+        child_id,
+        id
+    )
+    .fetch_optional(&mut **tx)
+    .await
+}
+
+pub struct GuardianData<'a> {
+    pub name: &'a str,
+    pub relation: &'a str,
+    pub email: Option<&'a str>,
+    pub phone: Option<&'a str>,
+    pub has_custody: bool,
+}
+
+pub async fn insert_guardian(
+    tx: &mut Tx,
+    municipality_id: Uuid,
+    child_id: Uuid,
+    g: &GuardianData<'_>,
+) -> Result<Uuid, sqlx::Error> {
+    sqlx::query_scalar!(
+        "INSERT INTO guardians (municipality_id, child_id, name, relation, email, phone, has_custody)
+         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+        municipality_id,
+        child_id,
+        g.name,
+        g.relation,
+        g.email,
+        g.phone,
+        g.has_custody
+    )
+    .fetch_one(&mut **tx)
+    .await
+}
+
+pub async fn update_guardian(
+    tx: &mut Tx,
+    municipality_id: Uuid,
+    child_id: Uuid,
+    id: Uuid,
+    g: &GuardianData<'_>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        "UPDATE guardians SET name = $4, relation = $5, email = $6, phone = $7, has_custody = $8
+         WHERE municipality_id = $1 AND child_id = $2 AND id = $3",
+        municipality_id,
+        child_id,
+        id,
+        g.name,
+        g.relation,
+        g.email,
+        g.phone,
+        g.has_custody
+    )
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+pub async fn delete_guardian(
+    tx: &mut Tx,
+    municipality_id: Uuid,
+    child_id: Uuid,
+    id: Uuid,
+) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        "DELETE FROM guardians WHERE municipality_id = $1 AND child_id = $2 AND id = $3",
+        municipality_id,
+        child_id,
+        id
+    )
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+pub struct Enrolment {
+    pub id: Uuid,
+    pub institution_id: Uuid,
+    pub institution: String,
+    pub group_name: Option<String>,
+    pub starts_on: Date,
+    pub ends_on: Option<Date>,
+}
+
+pub async fn enrolments(
+    tx: &mut Tx,
+    municipality_id: Uuid,
+    child_id: Uuid,
+) -> Result<Vec<Enrolment>, sqlx::Error> {
+    sqlx::query_as!(
+        Enrolment,
+        "SELECT e.id, e.institution_id, i.name AS institution, e.group_name, e.starts_on, e.ends_on
+         FROM enrolments e
+         JOIN institutions i ON i.municipality_id = e.municipality_id AND i.id = e.institution_id
+         WHERE e.municipality_id = $1 AND e.child_id = $2
+         ORDER BY e.starts_on DESC, i.name",
+        municipality_id,
+        child_id
+    )
+    .fetch_all(&mut **tx)
+    .await
+}
+
+/// The enrolment `id` of the child `child_id` (one of another child is not found).
+pub async fn find_enrolment(
+    tx: &mut Tx,
+    municipality_id: Uuid,
+    child_id: Uuid,
+    id: Uuid,
+) -> Result<Option<Enrolment>, sqlx::Error> {
+    sqlx::query_as!(
+        Enrolment,
+        "SELECT e.id, e.institution_id, i.name AS institution, e.group_name, e.starts_on, e.ends_on
+         FROM enrolments e
+         JOIN institutions i ON i.municipality_id = e.municipality_id AND i.id = e.institution_id
+         WHERE e.municipality_id = $1 AND e.child_id = $2 AND e.id = $3",
+        municipality_id,
+        child_id,
+        id
+    )
+    .fetch_optional(&mut **tx)
+    .await
+}
+
+pub struct NewEnrolment<'a> {
+    pub institution_id: Uuid,
+    pub group_name: Option<&'a str>,
+    pub starts_on: Date,
+    pub ends_on: Option<Date>,
+}
+
+pub async fn insert_enrolment(
+    tx: &mut Tx,
+    municipality_id: Uuid,
+    child_id: Uuid,
+    e: &NewEnrolment<'_>,
+) -> Result<Uuid, sqlx::Error> {
+    sqlx::query_scalar!(
+        "INSERT INTO enrolments (municipality_id, child_id, institution_id, group_name, starts_on, ends_on)
+         VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+        municipality_id,
+        child_id,
+        e.institution_id,
+        e.group_name,
+        e.starts_on,
+        e.ends_on
+    )
+    .fetch_one(&mut **tx)
+    .await
+}
+
+pub async fn end_enrolment(
+    tx: &mut Tx,
+    municipality_id: Uuid,
+    child_id: Uuid,
+    id: Uuid,
+    ends_on: Date,
+) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        "UPDATE enrolments SET ends_on = $4
+         WHERE municipality_id = $1 AND child_id = $2 AND id = $3",
+        municipality_id,
+        child_id,
+        id,
+        ends_on
+    )
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+pub async fn delete_enrolment(
+    tx: &mut Tx,
+    municipality_id: Uuid,
+    child_id: Uuid,
+    id: Uuid,
+) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        "DELETE FROM enrolments WHERE municipality_id = $1 AND child_id = $2 AND id = $3",
+        municipality_id,
+        child_id,
+        id
+    )
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// An institution a child may be enrolled at by this user.
+pub struct InstitutionChoice {
+    pub id: Uuid,
+    pub name: String,
+}
+
+/// The active institutions where the user may enrol children: all of the municipality's for
+/// administrators, the user's own for leaders and staff (so the child stays in their scope).
+pub async fn institution_choices(
+    tx: &mut Tx,
+    municipality_id: Uuid,
+    scope: &ChildScope,
+) -> Result<Vec<InstitutionChoice>, sqlx::Error> {
+    let (all, ids) = scope.as_params();
+    sqlx::query_as!(
+        InstitutionChoice,
+        "SELECT id, name FROM institutions
+         WHERE municipality_id = $1 AND is_active AND ($2 OR id = ANY($3))
+         ORDER BY name, id",
+        municipality_id,
+        all,
+        &ids[..]
+    )
+    .fetch_all(&mut **tx)
+    .await
+}
+
+/// Today's date as the database sees it: the same `current_date` the scope checks use.
+pub async fn today(tx: &mut Tx) -> Result<Date, sqlx::Error> {
+    sqlx::query_scalar!(r#"SELECT current_date AS "today!""#)
+        .fetch_one(&mut **tx)
+        .await
+}
