@@ -64,3 +64,25 @@ pub async fn record(tx: &mut Tx, actor: &Actor, entry: Entry<'_>) -> Result<(), 
     .await?;
     Ok(())
 }
+
+/// One entry per child for a bulk change (an import of thousands of children), in one statement.
+pub async fn record_children(
+    tx: &mut Tx,
+    actor: &Actor,
+    action: &str,
+    child_ids: &[Uuid],
+) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        "INSERT INTO audit_log (municipality_id, user_id, role, action, entity_type, entity_id, child_id, client_addr)
+         SELECT $1, $2, $3, $4, 'child', c, c, $5 FROM UNNEST($6::uuid[]) AS c",
+        actor.municipality_id,
+        actor.user_id,
+        actor.role,
+        action,
+        actor.client_addr.map(sqlx::types::ipnetwork::IpNetwork::from),
+        child_ids
+    )
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}

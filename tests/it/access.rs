@@ -28,133 +28,52 @@ const ACTORS: [&str; 10] = [
 /// (method, route pattern, expected status per actor in ACTORS order). POSTs carry a valid
 /// CSRF token and no other field, so an authorised actor meets validation (400/422), never a
 /// change; an unauthorised one must be stopped (403/404) or sent to log in (303).
+#[rustfmt::skip]
 const EXPECTED: &[(&str, &str, [u16; 10])] = &[
-    //                                                  anon  op   adm  lead staff teach spec anal sAdm sStaff
-    (
-        "GET",
-        "/",
-        [303, 200, 200, 200, 200, 200, 200, 200, 200, 200],
-    ),
-    (
-        "GET",
-        "/healthz",
-        [200, 200, 200, 200, 200, 200, 200, 200, 200, 200],
-    ),
-    (
-        "GET",
-        "/tilgaengelighed",
-        [200, 200, 200, 200, 200, 200, 200, 200, 200, 200],
-    ),
-    (
-        "GET",
-        "/login",
-        [200, 303, 303, 303, 303, 303, 303, 303, 303, 303],
-    ),
-    (
-        "POST",
-        "/login",
-        [422, 422, 422, 422, 422, 422, 422, 422, 422, 422],
-    ),
-    (
-        "POST",
-        "/logout",
-        [303, 303, 303, 303, 303, 303, 303, 303, 303, 303],
-    ),
-    (
-        "GET",
-        "/platform/municipalities",
-        [303, 200, 403, 403, 403, 403, 403, 403, 403, 403],
-    ),
-    (
-        "POST",
-        "/platform/municipalities",
-        [303, 422, 403, 403, 403, 403, 403, 403, 403, 403],
-    ),
-    (
-        "GET",
-        "/platform/municipalities/new",
-        [303, 200, 403, 403, 403, 403, 403, 403, 403, 403],
-    ),
-    (
-        "GET",
-        "/institutions",
-        [303, 403, 200, 403, 403, 403, 403, 403, 200, 403],
-    ),
-    (
-        "POST",
-        "/institutions",
-        [303, 403, 422, 403, 403, 403, 403, 403, 422, 403],
-    ),
-    (
-        "GET",
-        "/institutions/new",
-        [303, 403, 200, 403, 403, 403, 403, 403, 200, 403],
-    ),
-    (
-        "GET",
-        "/institutions/{id}",
-        [303, 404, 200, 200, 200, 200, 200, 200, 404, 404],
-    ),
-    (
-        "POST",
-        "/institutions/{id}",
-        [303, 403, 422, 403, 403, 403, 403, 403, 404, 403],
-    ),
-    (
-        "GET",
-        "/institutions/{id}/edit",
-        [303, 403, 200, 403, 403, 403, 403, 403, 404, 403],
-    ),
-    (
-        "POST",
-        "/institutions/{id}/active",
-        [303, 403, 400, 403, 403, 403, 403, 403, 404, 403],
-    ),
-    (
-        "GET",
-        "/clusters",
-        [303, 403, 200, 403, 403, 403, 403, 403, 200, 403],
-    ),
-    (
-        "POST",
-        "/clusters",
-        [303, 403, 422, 403, 403, 403, 403, 403, 422, 403],
-    ),
-    (
-        "GET",
-        "/clusters/new",
-        [303, 403, 200, 403, 403, 403, 403, 403, 200, 403],
-    ),
-    (
-        "GET",
-        "/clusters/{id}",
-        [303, 403, 200, 403, 403, 403, 403, 403, 404, 403],
-    ),
-    (
-        "POST",
-        "/clusters/{id}",
-        [303, 403, 422, 403, 403, 403, 403, 403, 404, 403],
-    ),
-    (
-        "GET",
-        "/import",
-        [303, 403, 200, 403, 403, 403, 403, 403, 200, 403],
-    ),
-    (
-        "POST",
-        "/import/{kind}",
-        [303, 403, 400, 403, 403, 403, 403, 403, 400, 403],
-    ),
-    (
-        "GET",
-        "/import/{kind}/eksempel.csv",
-        [303, 403, 200, 403, 403, 403, 403, 403, 200, 403],
-    ),
-    (
-        "POST",
-        "/import/batch/{id}/confirm",
-        [303, 403, 404, 403, 403, 403, 403, 403, 404, 403],
-    ),
+    //                                                     anon  op  adm lead staff teach spec anal sAdm sStaff
+    ("GET", "/",                                           [303, 200, 200, 200, 200, 200, 200, 200, 200, 200]),
+    ("GET", "/healthz",                                    [200, 200, 200, 200, 200, 200, 200, 200, 200, 200]),
+    ("GET", "/tilgaengelighed",                            [200, 200, 200, 200, 200, 200, 200, 200, 200, 200]),
+    ("GET", "/login",                                      [200, 303, 303, 303, 303, 303, 303, 303, 303, 303]),
+    ("POST", "/login",                                     [422, 422, 422, 422, 422, 422, 422, 422, 422, 422]),
+    ("POST", "/logout",                                    [303, 303, 303, 303, 303, 303, 303, 303, 303, 303]),
+    ("GET", "/platform/municipalities",                    [303, 200, 403, 403, 403, 403, 403, 403, 403, 403]),
+    ("POST", "/platform/municipalities",                   [303, 422, 403, 403, 403, 403, 403, 403, 403, 403]),
+    ("GET", "/platform/municipalities/new",                [303, 200, 403, 403, 403, 403, 403, 403, 403, 403]),
+    ("GET", "/institutions",                               [303, 403, 200, 403, 403, 403, 403, 403, 200, 403]),
+    ("POST", "/institutions",                              [303, 403, 422, 403, 403, 403, 403, 403, 422, 403]),
+    ("GET", "/institutions/new",                           [303, 403, 200, 403, 403, 403, 403, 403, 200, 403]),
+    ("GET", "/institutions/{id}",                          [303, 404, 200, 200, 200, 200, 200, 200, 404, 404]),
+    ("POST", "/institutions/{id}",                         [303, 403, 422, 403, 403, 403, 403, 403, 404, 403]),
+    ("GET", "/institutions/{id}/edit",                     [303, 403, 200, 403, 403, 403, 403, 403, 404, 403]),
+    ("POST", "/institutions/{id}/active",                  [303, 403, 400, 403, 403, 403, 403, 403, 404, 403]),
+    ("GET", "/clusters",                                   [303, 403, 200, 403, 403, 403, 403, 403, 200, 403]),
+    ("POST", "/clusters",                                  [303, 403, 422, 403, 403, 403, 403, 403, 422, 403]),
+    ("GET", "/clusters/new",                               [303, 403, 200, 403, 403, 403, 403, 403, 200, 403]),
+    ("GET", "/clusters/{id}",                              [303, 403, 200, 403, 403, 403, 403, 403, 404, 403]),
+    ("POST", "/clusters/{id}",                             [303, 403, 422, 403, 403, 403, 403, 403, 404, 403]),
+    ("GET", "/import",                                     [303, 403, 200, 403, 403, 403, 403, 403, 200, 403]),
+    ("POST", "/import/{kind}",                             [303, 403, 400, 403, 403, 403, 403, 403, 400, 403]),
+    ("GET", "/import/{kind}/eksempel.csv",                 [303, 403, 200, 403, 403, 403, 403, 403, 200, 403]),
+    ("POST", "/import/batch/{id}/confirm",                 [303, 403, 404, 403, 403, 403, 403, 403, 404, 403]),
+    ("GET", "/children",                                   [303, 403, 200, 200, 200, 200, 403, 403, 200, 200]),
+    ("GET", "/children/new",                               [303, 403, 200, 200, 200, 200, 403, 403, 200, 200]),
+    ("GET", "/children/{id}",                              [303, 403, 200, 200, 200, 404, 403, 403, 404, 404]),
+    ("GET", "/children/{id}/edit",                         [303, 403, 200, 200, 200, 404, 403, 403, 404, 404]),
+    ("GET", "/children/{id}/enrolments/new",               [303, 403, 200, 200, 200, 404, 403, 403, 404, 404]),
+    ("GET", "/children/{id}/enrolments/{eid}/end",         [303, 403, 200, 200, 200, 404, 403, 403, 404, 404]),
+    ("GET", "/children/{id}/guardians/new",                [303, 403, 200, 200, 200, 404, 403, 403, 404, 404]),
+    ("GET", "/children/{id}/guardians/{gid}/edit",         [303, 403, 200, 200, 200, 404, 403, 403, 404, 404]),
+    ("POST", "/children",                                  [303, 403, 422, 422, 422, 422, 403, 403, 422, 422]),
+    ("POST", "/children/search",                           [303, 403, 303, 303, 303, 303, 403, 403, 303, 303]),
+    ("POST", "/children/{id}/delete",                      [303, 403, 303, 303, 303, 404, 403, 403, 404, 404]),
+    ("POST", "/children/{id}/edit",                        [303, 403, 422, 422, 422, 404, 403, 403, 404, 404]),
+    ("POST", "/children/{id}/enrolments",                  [303, 403, 422, 422, 422, 404, 403, 403, 404, 404]),
+    ("POST", "/children/{id}/enrolments/{eid}/delete",     [303, 403, 404, 404, 404, 404, 403, 403, 404, 404]),
+    ("POST", "/children/{id}/enrolments/{eid}/end",        [303, 403, 422, 422, 422, 404, 403, 403, 404, 404]),
+    ("POST", "/children/{id}/guardians",                   [303, 403, 422, 422, 422, 404, 403, 403, 404, 404]),
+    ("POST", "/children/{id}/guardians/{gid}/delete",      [303, 403, 303, 303, 303, 404, 403, 403, 404, 404]),
+    ("POST", "/children/{id}/guardians/{gid}/edit",        [303, 403, 422, 422, 422, 404, 403, 403, 404, 404]),
 ];
 
 /// (method, path) of every route in src/, read from the `.route(` calls.
@@ -225,10 +144,74 @@ fn every_route_has_an_expectation() {
     );
 }
 
-async fn fill(app: &TestApp, pattern: &str) -> String {
+/// A Vejle child at Børnehaven Solsikken with a guardian and an enrolment, one per actor, so
+/// that the deletes one actor may do leave the next actor's walk intact.
+struct Fixture {
+    child: Uuid,
+    guardian: Uuid,
+    enrolment: Uuid,
+}
+
+async fn fixture(app: &TestApp) -> Fixture {
+    let mut conn = app.owner_conn().await;
+    let (m, inst): (Uuid, Uuid) = sqlx::query_as(
+        "SELECT municipality_id, id FROM institutions WHERE name = 'Børnehaven Solsikken'",
+    )
+    .fetch_one(&mut conn)
+    .await
+    .unwrap();
+    let child: Uuid = sqlx::query_scalar(
+        "INSERT INTO children (municipality_id, first_name, last_name, birth_date) VALUES ($1, 'Walk', 'Fixture', '2020-05-05') RETURNING id",
+    )
+    .bind(m)
+    .fetch_one(&mut conn)
+    .await
+    .unwrap();
+    let guardian: Uuid =
+        sqlx::query_scalar("INSERT INTO guardians (municipality_id, child_id, name) VALUES ($1, $2, 'Walk Guardian') RETURNING id")
+            .bind(m)
+            .bind(child)
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+    let enrolment: Uuid = sqlx::query_scalar(
+        "INSERT INTO enrolments (municipality_id, child_id, institution_id, starts_on) VALUES ($1, $2, $3, '2023-08-01') RETURNING id",
+    )
+    .bind(m)
+    .bind(child)
+    .bind(inst)
+    .fetch_one(&mut conn)
+    .await
+    .unwrap();
+    Fixture {
+        child,
+        guardian,
+        enrolment,
+    }
+}
+
+/// Whether the actor's fixture is exactly as created.
+async fn fixture_intact(app: &TestApp, f: &Fixture) -> bool {
+    let mut conn = app.owner_conn().await;
+    sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM children c JOIN guardians g ON g.child_id = c.id JOIN enrolments e ON e.child_id = c.id
+                        WHERE c.id = $1 AND g.id = $2 AND e.id = $3 AND e.ends_on IS NULL
+                          AND c.first_name = 'Walk' AND g.name = 'Walk Guardian')",
+    )
+    .bind(f.child)
+    .bind(f.guardian)
+    .bind(f.enrolment)
+    .fetch_one(&mut conn)
+    .await
+    .unwrap()
+}
+
+async fn fill(app: &TestApp, pattern: &str, f: &Fixture) -> String {
     let mut conn = app.owner_conn().await;
     let one = |sql: &'static str| sqlx::query_scalar::<_, Uuid>(sql);
-    let id = if pattern.starts_with("/institutions/") {
+    let id = if pattern.starts_with("/children/") {
+        f.child
+    } else if pattern.starts_with("/institutions/") {
         one("SELECT id FROM institutions WHERE name = 'Børnehaven Solsikken'")
             .fetch_one(&mut conn)
             .await
@@ -243,6 +226,8 @@ async fn fill(app: &TestApp, pattern: &str) -> String {
     };
     pattern
         .replace("{id}", &id.to_string())
+        .replace("{gid}", &f.guardian.to_string())
+        .replace("{eid}", &f.enrolment.to_string())
         .replace("{kind}", "institutions")
 }
 
@@ -294,11 +279,19 @@ async fn every_route_answers_every_role_as_expected_and_refusals_change_nothing(
         } else {
             app.login(email).await
         };
-        // Logging out ends the walk of an actor, so it goes last.
+        let f = fixture(&app).await;
+        // Deletes and logging out end an actor's walk, in this order (a removed enrolment takes
+        // the child out of a pedagogue's scope, so the child's own delete comes before it).
         let mut rows: Vec<_> = EXPECTED.iter().collect();
-        rows.sort_by_key(|(_, p, _)| *p == "/logout");
+        rows.sort_by_key(|(_, p, _)| match *p {
+            "/children/{id}/guardians/{gid}/delete" => 1,
+            "/children/{id}/delete" => 2,
+            "/children/{id}/enrolments/{eid}/delete" => 3,
+            "/logout" => 4,
+            _ => 0,
+        });
         for (method, pattern, expected) in rows {
-            let path = fill(&app, pattern).await;
+            let path = fill(&app, pattern, &f).await;
             let status = call(&c, email.is_empty(), method, &path).await;
             if status.as_u16() != expected[i] {
                 failures.push(format!(
@@ -306,6 +299,11 @@ async fn every_route_answers_every_role_as_expected_and_refusals_change_nothing(
                     email, expected[i]
                 ));
             }
+        }
+        // Administrators, the leader and the pedagogue at Solsikken may change the child.
+        let may_change = [2, 3, 4].contains(&i);
+        if !may_change && !fixture_intact(&app, &f).await {
+            failures.push(format!("{email:?} changed a child they may not touch"));
         }
     }
     assert!(
