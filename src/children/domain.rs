@@ -19,7 +19,7 @@ pub const EARLIEST_BIRTH_DATE: Date = time::macros::date!(1990 - 01 - 01);
 /// The number is sensitive: `Debug` and `Display` never show it, there is no accessor for the
 /// digits, and the only ways out are `masked()` (for people) and the database encoding (for the
 /// `children.cpr` column). That way a stray `{:?}` in a log line or a template cannot leak it.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq, Hash)]
 pub struct Cpr(String);
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -122,6 +122,13 @@ impl Type<Postgres> for Cpr {
 
     fn compatible(ty: &PgTypeInfo) -> bool {
         <String as Type<Postgres>>::compatible(ty)
+    }
+}
+
+// Bulk imports bind whole columns of CPR numbers as one text[] parameter.
+impl sqlx::postgres::PgHasArrayType for Cpr {
+    fn array_type_info() -> PgTypeInfo {
+        <String as sqlx::postgres::PgHasArrayType>::array_type_info()
     }
 }
 

@@ -98,29 +98,6 @@ pub fn cell(row: &[String], column: Option<usize>) -> &str {
         .unwrap_or("")
 }
 
-/// Dates as people type them: 2021-03-14, 14-03-2021, 14.03.2021 or 14/03/2021.
-pub fn parse_date(s: &str) -> Option<time::Date> {
-    let s = s.trim();
-    let parts: Vec<&str> = s.split(['-', '.', '/']).collect();
-    if parts.len() != 3
-        || parts
-            .iter()
-            .any(|p| p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit()))
-    {
-        return None;
-    }
-    let (y, m, d) = if parts[0].len() == 4 {
-        (parts[0], parts[1], parts[2])
-    } else {
-        (parts[2], parts[1], parts[0])
-    };
-    if y.len() != 4 {
-        return None;
-    }
-    let month = time::Month::try_from(m.parse::<u8>().ok()?).ok()?;
-    time::Date::from_calendar_date(y.parse().ok()?, month, d.parse().ok()?).ok()
-}
-
 /// ja/nej and their usual spellings; None for anything else.
 pub fn parse_yes_no(s: &str) -> Option<bool> {
     match s.trim().to_lowercase().as_str() {
@@ -168,14 +145,7 @@ mod tests {
     }
 
     #[test]
-    fn dates_and_booleans() {
-        let d = time::macros::date!(2021 - 03 - 14);
-        for s in ["2021-03-14", "14-03-2021", "14.03.2021", "14/3/2021"] {
-            assert_eq!(parse_date(s), Some(d), "{s}");
-        }
-        for s in ["31-02-2021", "2021-13-01", "14-03-21", "i går", ""] {
-            assert_eq!(parse_date(s), None, "{s}");
-        }
+    fn booleans() {
         assert_eq!(parse_yes_no("Ja"), Some(true));
         assert_eq!(parse_yes_no(""), Some(false));
         assert_eq!(parse_yes_no("måske"), None);

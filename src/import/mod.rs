@@ -1,6 +1,7 @@
 //! Bulk import from CSV: upload → preview with every problem by line and column → confirm →
 //! one transaction. Nothing is imported until the whole file is clean.
 
+mod children;
 pub mod csv;
 mod institutions;
 
@@ -66,7 +67,7 @@ impl Kind {
     fn columns(self) -> &'static [(&'static str, &'static str)] {
         match self {
             Kind::Institutions => institutions::COLUMNS,
-            Kind::Children => &[],
+            Kind::Children => children::COLUMNS,
         }
     }
 
@@ -75,7 +76,7 @@ impl Kind {
             Kind::Institutions => {
                 "navn;type;institutionsnummer;klynge;pilot\nBørnehaven Kastanjen;børnehave;101234;Pilotklynge Bakkeskolen;ja\nNordskolen;skole;;Nordklyngen;nej\n"
             }
-            Kind::Children => "",
+            Kind::Children => children::EXAMPLE,
         }
     }
 }
@@ -99,7 +100,7 @@ pub struct IndexPage {
 }
 
 fn available() -> Vec<Kind> {
-    vec![Kind::Institutions]
+    vec![Kind::Institutions, Kind::Children]
 }
 
 async fn index(ctx: Ctx) -> AppResult<Html<String>> {
@@ -160,6 +161,7 @@ pub struct PreviewPage {
 /// The result of checking a file against the municipality's current data.
 enum Plan {
     Institutions(institutions::Plan),
+    Children(children::Plan),
 }
 
 struct Checked {
@@ -181,7 +183,13 @@ async fn check(
                 problems,
             })
         }
-        Kind::Children => Err(AppError::NotFound),
+        Kind::Children => {
+            let (plan, problems) = children::check(tx, municipality_id, table).await?;
+            Ok(Checked {
+                plan: Plan::Children(plan),
+                problems,
+            })
+        }
     }
 }
 
@@ -189,6 +197,7 @@ impl Plan {
     fn row_count(&self) -> usize {
         match self {
             Plan::Institutions(p) => p.rows.len(),
+            Plan::Children(p) => p.rows.len(),
         }
     }
 
@@ -199,24 +208,43 @@ impl Plan {
                 .iter()
                 .map(|c| format!("Klyngen »{c}« oprettes."))
                 .collect(),
+            Plan::Children(p) => {
+                let guardians: usize = p.rows.iter().map(|r| r.guardians.len()).sum();
+                let cprs = p.rows.iter().filter(|r| r.cpr.is_some()).count();
+                vec![format!(
+                    "Der oprettes {} børn med i alt {guardians} forældre og én indskrivning hver; {cprs} har CPR-nummer.",
+                    p.rows.len()
+                )]
+            }
         }
     }
 
     fn headers(&self) -> Vec<&'static str> {
         match self {
             Plan::Institutions(_) => vec!["Navn", "Type", "Nummer", "Klynge", "Pilot"],
+            Plan::Children(_) => vec![
+                "Navn",
+                "Født",
+                "CPR",
+                "Institution",
+                "Gruppe",
+                "Start",
+                "Forældre",
+            ],
         }
     }
 
     fn sample(&self) -> Vec<Vec<String>> {
         match self {
             Plan::Institutions(p) => institutions::sample(p),
+            Plan::Children(p) => children::sample(p),
         }
     }
 
     async fn apply(&self, tx: &mut Tx, municipality_id: Uuid, actor: &Actor) -> AppResult<usize> {
         match self {
             Plan::Institutions(p) => institutions::apply(tx, municipality_id, actor, p).await,
+            Plan::Children(p) => children::apply(tx, municipality_id, actor, p).await,
         }
     }
 }

@@ -199,3 +199,109 @@ async fn imports_are_for_administrators_of_their_own_municipality() {
         StatusCode::NOT_FOUND
     );
 }
+
+#[tokio::test]
+async fn children_with_guardians_and_enrolments_are_imported_and_cpr_numbers_stay_hidden() {
+    let app = spawn_app().await;
+    let admin = app.login("admin@vejle.overgang.test").await;
+    let example = admin
+        .get("/import/children/eksempel.csv")
+        .await
+        .bytes()
+        .await
+        .unwrap()
+        .to_vec();
+    let r = admin.upload("/import/children", "børn.csv", example).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let html = r.text().await.unwrap();
+    assert!(
+        html.contains("2 børn er klar") && html.contains("i alt 3 forældre"),
+        "{html}"
+    );
+    assert!(
+        !html.contains("020521"),
+        "the preview never shows a CPR number"
+    );
+    let action = form_action(&html, "/import/batch/").unwrap();
+    let r = admin
+        .post_form(&action, &[("_csrf", &csrf_from(&html))])
+        .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(count(&app, "SELECT count(*) FROM children").await, 2);
+    assert_eq!(count(&app, "SELECT count(*) FROM guardians").await, 3);
+    assert_eq!(
+        count(&app, "SELECT count(*) FROM children WHERE first_name = 'Noah' AND birth_date = '2021-05-02' AND cpr = '020521-5123'").await,
+        1,
+        "the birth date comes from the CPR number"
+    );
+    assert_eq!(count(&app, "SELECT count(*) FROM audit_log WHERE action = 'import_create' AND child_id IS NOT NULL").await, 2);
+
+    // The pedagogue at Solsikken now sees them; the teacher at the school does not.
+    let staff = app.login("paedagog@vejle.overgang.test").await;
+    let (_, html) = staff.get_text("/children").await;
+    assert!(html.contains("Alma") && html.contains("Noah") && !html.contains("020521"));
+    let teacher = app.login("laerer@vejle.overgang.test").await;
+    let (_, html) = teacher.get_text("/children").await;
+    assert!(!html.contains("Alma"));
+
+    // Importing the same file again: every CPR is now a duplicate.
+    let example = admin
+        .get("/import/children/eksempel.csv")
+        .await
+        .bytes()
+        .await
+        .unwrap()
+        .to_vec();
+    let r = admin.upload("/import/children", "børn.csv", example).await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r
+        .text()
+        .await
+        .unwrap()
+        .contains("<td>3</td><td><code>cpr</code></td>"));
+}
+
+#[tokio::test]
+async fn a_children_file_with_problems_lists_them_all_and_imports_nothing() {
+    let app = spawn_app().await;
+    let admin = app.login("admin@vejle.overgang.test").await;
+    let csv = "fornavn;efternavn;foedselsdato;cpr;institution;startdato;slutdato;forælder1_navn;forælder1_email;forælder1_forældremyndighed\n\
+               Ok;Barn;01-02-2020;;Børnehaven Solsikken;01-08-2023;;Mor;mor@example.dk;ja\n\
+               ;Uden fornavn;01-02-2020;;Børnehaven Solsikken;01-08-2023;;;;\n\
+               Forkert;Cpr;01-02-2020;320120-1234;Børnehaven Solsikken;01-08-2023;;;;\n\
+               Skæv;Dato;01-02-2020;020220-5555;Børnehaven Solsikken;01-08-2023;;;;\n\
+               Dobbelt;Cpr;;020220-5555;Børnehaven Solsikken;01-08-2023;;;;\n\
+               Ukendt;Sted;01-02-2020;;Strandskolen;01-08-2023;;;;\n\
+               Baglæns;Datoer;01-02-2020;;Børnehaven Solsikken;01-08-2023;01-01-2023;;;\n\
+               Dårlig;Forælder;01-02-2020;;Børnehaven Solsikken;01-08-2023;;;ikke-en-mail;måske\n\
+               Fremtid;Barn;01-02-2099;;Børnehaven Solsikken;i morgen;;;;\n";
+    let r = admin
+        .upload("/import/children", "fejl.csv", csv.as_bytes().to_vec())
+        .await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = r.text().await.unwrap();
+    for (line, column) in [
+        (3, "fornavn"),
+        (4, "cpr"),
+        (5, "cpr"),
+        (6, "cpr"),
+        (7, "institution"),
+        (8, "slutdato"),
+        (9, "forælder1_navn"),
+        (9, "forælder1_email"),
+        (9, "forælder1_forældremyndighed"),
+        (10, "fødselsdato"),
+        (10, "startdato"),
+    ] {
+        assert!(
+            html.contains(&format!("<td>{line}</td><td><code>{column}</code></td>")),
+            "missing line {line} {column}"
+        );
+    }
+    assert!(!html.contains("<td>2</td>"), "the good row has no problem");
+    assert!(
+        !html.contains("020220-5555") && !html.contains("320120"),
+        "CPR numbers are never echoed"
+    );
+    assert_eq!(count(&app, "SELECT count(*) FROM children").await, 0);
+}
