@@ -3,6 +3,7 @@
 
 mod auth;
 mod common;
+mod forms;
 mod import;
 mod institutions;
 mod pages;
