@@ -120,12 +120,14 @@ pub struct KindRow {
 pub struct ListPage {
     pub layout: Layout,
     pub kinds: Vec<KindRow>,
+    /// Some kind has no template at all (a municipality from before templates existed).
+    pub missing: bool,
 }
 
 pub async fn list(mut ctx: Ctx) -> AppResult<Html<String>> {
     let municipality_id = admin(&ctx)?;
     let all = versions(&mut ctx.tx, municipality_id).await?;
-    let kinds = TransitionKind::ALL
+    let kinds: Vec<KindRow> = TransitionKind::ALL
         .into_iter()
         .map(|kind| {
             let of_kind: Vec<_> = all.iter().filter(|v| v.transition_kind == kind).collect();
@@ -153,9 +155,34 @@ pub async fn list(mut ctx: Ctx) -> AppResult<Html<String>> {
         .collect();
     let page = ListPage {
         layout: ctx.layout("Skabeloner", NAV),
+        missing: kinds.iter().any(|k| k.source.is_none()),
         kinds,
     };
     web::render(&page)
+}
+
+/// Installs the default template for every kind that has none; kinds with templates are left
+/// alone, so this is safe to press twice.
+pub async fn install_defaults(mut ctx: Ctx) -> AppResult<Response> {
+    let municipality_id = admin(&ctx)?;
+    let installed = super::defaults::install(&mut ctx.tx, municipality_id)
+        .await
+        .map_err(db_err)?;
+    let actor = ctx.actor();
+    audit::record(
+        &mut ctx.tx,
+        &actor,
+        Entry::new("install_defaults", "form_template", None)
+            .details(json!({"installed": installed})),
+    )
+    .await?;
+    ctx.commit().await?;
+    let message = match installed {
+        0 => "Alle overgange har allerede en skabelon.".to_string(),
+        1 => "Én standardskabelon er oprettet og offentliggjort.".to_string(),
+        n => format!("{n} standardskabeloner er oprettet og offentliggjort."),
+    };
+    Ok(web::redirect_with_flash(NAV, Flash::success(message)))
 }
 
 #[derive(askama::Template)]

@@ -23,6 +23,7 @@ use crate::{db::Tx, state::AppState};
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/templates", get(editor::list))
+        .route("/templates/defaults", post(editor::install_defaults))
         .route("/templates/{id}", get(editor::show))
         .route("/templates/{id}/new-version", post(editor::new_version))
         .route(

@@ -646,3 +646,58 @@ async fn only_administrators_see_templates_and_only_their_own() {
     let versions: i64 = scalar(&app, "SELECT count(*) FROM form_templates").await;
     assert_eq!(versions, 12);
 }
+
+#[tokio::test]
+async fn a_municipality_without_templates_can_install_the_defaults() {
+    let app = spawn_app().await;
+    let vejle = app.municipality_id("0630").await;
+    {
+        // As if Vejle existed before templates did: remove one kind past the triggers.
+        let mut conn = app.owner_conn().await;
+        sqlx::query("SET session_replication_role = replica")
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        for table in ["template_questions", "template_sections"] {
+            sqlx::query(&format!(
+                "DELETE FROM {table} x USING form_templates t WHERE t.id = x.template_id
+                 AND t.municipality_id = $1 AND t.transition_kind = 'school_club'"
+            ))
+            .bind(vejle)
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        }
+        sqlx::query(
+            "DELETE FROM form_templates WHERE municipality_id = $1 AND transition_kind = 'school_club'",
+        )
+        .bind(vejle)
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    }
+    let admin = app.login("admin@vejle.overgang.test").await;
+    let (_, html) = admin.get_text("/templates").await;
+    assert!(html.contains("Opret standardskabeloner") && html.contains("ingen skabelon for denne"));
+    let r = post(&admin, "/templates/defaults", &[]).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let (_, html) = admin.get_text(&location(&r)).await;
+    assert!(html.contains("Én standardskabelon er oprettet"));
+    assert!(!html.contains("Opret standardskabeloner"));
+    assert_eq!(
+        published(&app, "0630", TransitionKind::SchoolClub)
+            .await
+            .version,
+        1
+    );
+    let r = post(&admin, "/templates/defaults", &[]).await;
+    let (_, html) = admin.get_text(&location(&r)).await;
+    assert!(html.contains("Alle overgange har allerede en skabelon."));
+    let versions: i64 = scalar(&app, "SELECT count(*) FROM form_templates").await;
+    assert_eq!(versions, 12);
+    let analyst = app.login("analytiker@vejle.overgang.test").await;
+    assert_eq!(
+        post(&analyst, "/templates/defaults", &[]).await.status(),
+        StatusCode::FORBIDDEN
+    );
+}
