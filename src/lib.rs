@@ -6,6 +6,7 @@ pub mod children;
 pub mod config;
 pub mod dashboard;
 pub mod db;
+pub mod forms;
 pub mod import;
 pub mod institutions;
 pub mod pages;
@@ -33,6 +34,7 @@ pub fn router(state: AppState) -> Router {
         .merge(platform::router())
         .merge(institutions::router())
         .merge(import::router())
+        .merge(forms::router())
         .merge(pages::router())
         .fallback(web::not_found)
         .method_not_allowed_fallback(web::method_not_allowed)

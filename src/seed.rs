@@ -194,6 +194,7 @@ pub async fn seed_demo(pool: &PgPool) -> anyhow::Result<bool> {
             .execute(&mut *tx)
             .await?;
         }
+        crate::forms::defaults::install(&mut tx, mid).await?;
         let actor = Actor {
             municipality_id: Some(mid),
             role: Some("system".into()),

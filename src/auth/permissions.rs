@@ -74,6 +74,7 @@ pub fn navigation(user: &CurrentUser) -> Vec<(&'static str, &'static str)> {
         nav.push(("/institutions", "Institutioner"));
         nav.push(("/clusters", "Klynger"));
         nav.push(("/import", "Import"));
+        nav.push(("/templates", "Skabeloner"));
     }
     if user.can(Permission::AdministerMunicipality) || user.can(Permission::ManageOwnStaff) {
         nav.push(("/users", "Brugere"));

@@ -5,6 +5,7 @@ mod access;
 mod auth;
 mod children;
 mod common;
+mod forms;
 mod import;
 mod institutions;
 mod pages;
