@@ -758,8 +758,9 @@ pub async fn move_section(
     Form(f): Form<MoveForm>,
 ) -> AppResult<Response> {
     let municipality_id = admin(&ctx)?;
-    let up = direction(&f)?;
+    // The id first: a foreign template is a 404 whatever the form held.
     lock_draft(&mut ctx.tx, municipality_id, id).await?;
+    let up = direction(&f)?;
     let order: Vec<(Uuid, i32)> = sqlx::query!(
         "SELECT id, position FROM template_sections WHERE municipality_id = $1 AND template_id = $2
          ORDER BY position",
@@ -1232,8 +1233,9 @@ pub async fn move_question(
     Form(f): Form<MoveForm>,
 ) -> AppResult<Response> {
     let municipality_id = admin(&ctx)?;
-    let up = direction(&f)?;
+    // The id first: a foreign template is a 404 whatever the form held.
     lock_draft(&mut ctx.tx, municipality_id, id).await?;
+    let up = direction(&f)?;
     let order: Vec<(Uuid, i32)> = sqlx::query!(
         "SELECT q.id, q.position FROM template_questions q
          WHERE q.municipality_id = $1 AND q.section_id =

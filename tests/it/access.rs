@@ -74,6 +74,26 @@ const EXPECTED: &[(&str, &str, [u16; 10])] = &[
     ("POST", "/children/{id}/guardians",                   [303, 403, 422, 422, 422, 404, 403, 403, 404, 404]),
     ("POST", "/children/{id}/guardians/{gid}/delete",      [303, 403, 303, 303, 303, 404, 403, 403, 404, 404]),
     ("POST", "/children/{id}/guardians/{gid}/edit",        [303, 403, 422, 422, 422, 404, 403, 403, 404, 404]),
+    ("GET", "/templates",                                  [303, 403, 200, 403, 403, 403, 403, 403, 200, 403]),
+    ("GET", "/templates/{id}",                             [303, 403, 200, 403, 403, 403, 403, 403, 404, 403]),
+    ("GET", "/templates/{id}/edit",                        [303, 403, 409, 403, 403, 403, 403, 403, 404, 403]),
+    ("GET", "/templates/{id}/questions/{question}",        [303, 403, 409, 403, 403, 403, 403, 403, 404, 403]),
+    ("GET", "/templates/{id}/sections",                    [303, 403, 409, 403, 403, 403, 403, 403, 404, 403]),
+    ("GET", "/templates/{id}/sections/{section}",          [303, 403, 409, 403, 403, 403, 403, 403, 404, 403]),
+    ("GET", "/templates/{id}/sections/{section}/questions", [303, 403, 409, 403, 403, 403, 403, 403, 404, 403]),
+    ("POST", "/templates/defaults",                        [303, 403, 303, 403, 403, 403, 403, 403, 303, 403]),
+    ("POST", "/templates/{id}/delete",                     [303, 403, 409, 403, 403, 403, 403, 403, 404, 403]),
+    ("POST", "/templates/{id}/edit",                       [303, 403, 409, 403, 403, 403, 403, 403, 404, 403]),
+    ("POST", "/templates/{id}/new-version",                [303, 403, 303, 403, 403, 403, 403, 403, 404, 403]),
+    ("POST", "/templates/{id}/publish",                    [303, 403, 409, 403, 403, 403, 403, 403, 404, 403]),
+    ("POST", "/templates/{id}/questions/{question}",       [303, 403, 409, 403, 403, 403, 403, 403, 404, 403]),
+    ("POST", "/templates/{id}/questions/{question}/delete", [303, 403, 409, 403, 403, 403, 403, 403, 404, 403]),
+    ("POST", "/templates/{id}/questions/{question}/move",  [303, 403, 409, 403, 403, 403, 403, 403, 404, 403]),
+    ("POST", "/templates/{id}/sections",                   [303, 403, 409, 403, 403, 403, 403, 403, 404, 403]),
+    ("POST", "/templates/{id}/sections/{section}",         [303, 403, 409, 403, 403, 403, 403, 403, 404, 403]),
+    ("POST", "/templates/{id}/sections/{section}/delete",  [303, 403, 409, 403, 403, 403, 403, 403, 404, 403]),
+    ("POST", "/templates/{id}/sections/{section}/move",    [303, 403, 409, 403, 403, 403, 403, 403, 404, 403]),
+    ("POST", "/templates/{id}/sections/{section}/questions", [303, 403, 409, 403, 403, 403, 403, 403, 404, 403]),
 ];
 
 /// (method, path) of every route in src/, read from the `.route(` calls.
@@ -216,6 +236,12 @@ async fn fill(app: &TestApp, pattern: &str, f: &Fixture) -> String {
             .fetch_one(&mut conn)
             .await
             .unwrap()
+    } else if pattern.starts_with("/templates/") {
+        one("SELECT t.id FROM form_templates t JOIN municipalities m ON m.id = t.municipality_id
+             WHERE m.code = '0630' AND t.transition_kind = 'kindergarten_school' AND t.status = 'published'")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap()
     } else if pattern.starts_with("/clusters/") {
         one("SELECT id FROM clusters WHERE name = 'Pilotklynge Bakkeskolen'")
             .fetch_one(&mut conn)
@@ -224,8 +250,26 @@ async fn fill(app: &TestApp, pattern: &str, f: &Fixture) -> String {
     } else {
         Uuid::new_v4()
     };
+    let section: Uuid = sqlx::query_scalar(
+        "SELECT id FROM template_sections WHERE template_id = $1 ORDER BY position LIMIT 1",
+    )
+    .bind(id)
+    .fetch_optional(&mut conn)
+    .await
+    .unwrap()
+    .unwrap_or_else(Uuid::new_v4);
+    let question: Uuid = sqlx::query_scalar(
+        "SELECT id FROM template_questions WHERE section_id = $1 ORDER BY position LIMIT 1",
+    )
+    .bind(section)
+    .fetch_optional(&mut conn)
+    .await
+    .unwrap()
+    .unwrap_or_else(Uuid::new_v4);
     pattern
         .replace("{id}", &id.to_string())
+        .replace("{section}", &section.to_string())
+        .replace("{question}", &question.to_string())
         .replace("{gid}", &f.guardian.to_string())
         .replace("{eid}", &f.enrolment.to_string())
         .replace("{kind}", "institutions")
