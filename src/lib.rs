@@ -6,6 +6,7 @@ pub mod config;
 pub mod dashboard;
 pub mod db;
 pub mod institutions;
+pub mod mail;
 pub mod pages;
 pub mod platform;
 pub mod seed;
