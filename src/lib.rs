@@ -12,6 +12,7 @@ pub mod platform;
 pub mod seed;
 pub mod server;
 pub mod state;
+pub mod users;
 pub mod web;
 
 use axum::{http::StatusCode, middleware, response::IntoResponse, routing::get, Router};
@@ -30,6 +31,7 @@ pub fn router(state: AppState) -> Router {
         .merge(dashboard::router())
         .merge(platform::router())
         .merge(institutions::router())
+        .merge(users::router())
         .merge(pages::router())
         .fallback(web::not_found)
         .method_not_allowed_fallback(web::method_not_allowed)
