@@ -6,3 +6,4 @@ mod common;
 mod pages;
 mod platform;
 mod tenancy;
+mod users;
