@@ -2,7 +2,8 @@
 
 -- Mail is written here in the same transaction as the change that causes it, so a message exists
 -- exactly when the change committed; a background task delivers it (src/mail/). Platform-operator
--- mail has no municipality.
+-- mail has no municipality. The body is emptied once the message is sent or given up, because it
+-- may hold a live one-time link.
 CREATE TABLE outbox (
     id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     municipality_id uuid REFERENCES municipalities (id),
@@ -32,7 +33,8 @@ GRANT SELECT, INSERT, UPDATE ON outbox TO overgang_app;
 GRANT USAGE ON SEQUENCE outbox_id_seq TO overgang_app;
 
 -- Invitation and password-reset links. Only the SHA-256 of the random token is stored (like
--- sessions), so a database dump holds no usable link. Each token is used at most once.
+-- sessions); the plain link exists only in the outbox until the mail is sent. Each token is used
+-- at most once.
 --
 -- No row-level security: a token is looked up by an anonymous visitor before the tenant is known
 -- (that is what the token is for), exactly like sessions. The 256-bit random token is the

@@ -309,9 +309,7 @@ impl Deliver for Mailer {
         match &self.transport {
             Transport::Log => {
                 tracing::info!(
-                    to,
-                    subject,
-                    "e-mail (skrives kun i loggen; sæt OVERGANG_SMTP_URL for at sende):\n{body}"
+                    "e-mail til {to}: {subject} (kun skrevet i loggen; sæt OVERGANG_SMTP_URL for at sende)\n{body}"
                 );
                 Ok(())
             }
@@ -319,7 +317,11 @@ impl Deliver for Mailer {
                 let to: Mailbox = to
                     .parse()
                     .map_err(|e| permanent(format!("ugyldig modtager: {e}")))?;
+                // Our own id in the sender's domain: relays would add one, but a container's
+                // host name (lettre's default) says nothing useful.
+                let message_id = format!("<{}@{}>", Uuid::new_v4(), self.from.email.domain());
                 let message = Message::builder()
+                    .message_id(Some(message_id))
                     .from(self.from.clone())
                     .to(to)
                     .subject(subject)
@@ -342,7 +344,8 @@ impl Deliver for Mailer {
 // Delivery
 
 /// Claims up to one batch of due messages and tries to deliver them. Returns how many were
-/// claimed. Claiming pushes `next_attempt_at` ahead by the backoff first and commits, so several
+/// claimed. Once a message is sent or given up its body is cleared: it holds a live one-time
+/// link, and the outbox is a queue, not an archive (recipient, subject and times remain). Claiming pushes `next_attempt_at` ahead by the backoff first and commits, so several
 /// app servers never send the same row at once, no transaction stays open during SMTP, and a
 /// crash mid-send means a retry after the backoff (at-least-once delivery).
 pub async fn deliver_due<D: Deliver>(pool: &PgPool, deliverer: &D) -> Result<usize, sqlx::Error> {
@@ -372,7 +375,8 @@ pub async fn deliver_due<D: Deliver>(pool: &PgPool, deliverer: &D) -> Result<usi
         match result {
             Ok(()) => {
                 sqlx::query!(
-                    "UPDATE outbox SET sent_at = now(), next_attempt_at = NULL, last_error = NULL
+                    "UPDATE outbox SET sent_at = now(), next_attempt_at = NULL, last_error = NULL,
+                                       body = ''
                      WHERE id = $1",
                     row.id
                 )
@@ -392,7 +396,8 @@ pub async fn deliver_due<D: Deliver>(pool: &PgPool, deliverer: &D) -> Result<usi
                 let message: String = e.message.chars().take(1000).collect();
                 sqlx::query!(
                     "UPDATE outbox SET last_error = $2,
-                            next_attempt_at = CASE WHEN $3 THEN NULL ELSE next_attempt_at END
+                            next_attempt_at = CASE WHEN $3 THEN NULL ELSE next_attempt_at END,
+                            body = CASE WHEN $3 THEN '' ELSE body END
                      WHERE id = $1",
                     row.id,
                     message,

@@ -405,8 +405,11 @@ pub async fn show(mut ctx: Ctx, Path(id): Path<Uuid>) -> AppResult<Response> {
     let reach = Reach::of(&ctx.user)?;
     let user = target(&mut ctx, &reach, id).await?;
     let mut form = RoleForm::default();
-    if !reach.is_municipality() {
+    if let Reach::Institutions(ids) = &reach {
         form.role = Role::Staff.as_str().into();
+        if let [only] = ids.as_slice() {
+            form.institution = only.to_string();
+        }
     }
     let page = show_page(&mut ctx, &reach, user, form, FieldErrors::default()).await?;
     Ok(web::render(&page)?.into_response())
