@@ -551,8 +551,8 @@ async fn account_target(ctx: &mut Ctx, id: Uuid) -> AppResult<UserRow> {
 }
 
 pub async fn deactivate(mut ctx: Ctx, Path(id): Path<Uuid>) -> AppResult<Response> {
-    let municipality_id = ctx.user.municipality()?;
     let user = account_target(&mut ctx, id).await?;
+    let municipality_id = ctx.user.municipality()?;
     if user.id == ctx.user.id {
         return Err(AppError::Conflict(
             "Du kan ikke deaktivere din egen bruger. Bed en anden administrator om at gøre det."
@@ -588,8 +588,8 @@ pub async fn deactivate(mut ctx: Ctx, Path(id): Path<Uuid>) -> AppResult<Respons
 }
 
 pub async fn reactivate(mut ctx: Ctx, Path(id): Path<Uuid>) -> AppResult<Response> {
-    let municipality_id = ctx.user.municipality()?;
     let user = account_target(&mut ctx, id).await?;
+    let municipality_id = ctx.user.municipality()?;
     let back = format!("/users/{}", user.id);
     if !queries::set_active(&mut ctx.tx, municipality_id, user.id, true).await? {
         return Ok(web::redirect_with_flash(
