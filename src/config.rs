@@ -2,6 +2,8 @@
 
 use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
+use crate::mail::{self, SmtpSettings};
+
 #[derive(Clone, Debug)]
 pub struct Config {
     /// External PostgreSQL. `None` means: run our own cluster under `data_dir`.
@@ -14,6 +16,12 @@ pub struct Config {
     pub request_timeout: Duration,
     /// Seed demo data on the first start of the embedded database.
     pub seed_demo_on_first_start: bool,
+    /// SMTP server for outgoing mail; `None` writes mail to the log instead (development).
+    pub smtp: Option<SmtpSettings>,
+    /// The sender of outgoing mail, e.g. `Overgang <noreply@kommune.dk>`.
+    pub mail_from: String,
+    /// Absolute base for links in e-mails, without a trailing slash.
+    pub base_url: String,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -54,6 +62,42 @@ impl Config {
                 value: timeout_raw,
                 reason: "forventer et antal sekunder mellem 1 og 600",
             })?;
+        let smtp = get("OVERGANG_SMTP_URL")
+            .map(|url| {
+                SmtpSettings::parse(&url).map_err(|reason| ConfigError {
+                    name: "OVERGANG_SMTP_URL",
+                    // The URL may carry the SMTP password: never repeat it.
+                    value: "<skjult>".into(),
+                    reason,
+                })
+            })
+            .transpose()?;
+        let mail_from = get("OVERGANG_MAIL_FROM")
+            .unwrap_or_else(|| "Overgang <noreply@overgang.invalid>".into());
+        if !mail::valid_from(&mail_from) {
+            return Err(ConfigError {
+                name: "OVERGANG_MAIL_FROM",
+                value: mail_from,
+                reason: "forventer en afsender som Navn <adresse@domæne.dk>",
+            });
+        }
+        let base_url = get("OVERGANG_BASE_URL").unwrap_or_else(|| format!("http://{addr}"));
+        let base_url = base_url.trim().trim_end_matches('/').to_string();
+        let has_host = base_url
+            .strip_prefix("https://")
+            .or_else(|| base_url.strip_prefix("http://"))
+            .is_some_and(|rest| !rest.is_empty() && !rest.contains(['?', '#']));
+        if !has_host
+            || base_url
+                .chars()
+                .any(|c| c.is_whitespace() || c.is_control())
+        {
+            return Err(ConfigError {
+                name: "OVERGANG_BASE_URL",
+                value: base_url,
+                reason: "forventer en absolut adresse, fx https://overgang.kommune.dk",
+            });
+        }
         Ok(Config {
             database_url: get("DATABASE_URL"),
             addr,
@@ -63,6 +107,9 @@ impl Config {
                 .unwrap_or_else(|| "overgang=info,tower_http=info,warn".into()),
             request_timeout: Duration::from_secs(timeout),
             seed_demo_on_first_start: seed,
+            smtp,
+            mail_from,
+            base_url,
         })
     }
 }
@@ -94,6 +141,12 @@ mod tests {
         assert_eq!(c.addr.to_string(), "127.0.0.1:8080");
         assert!(c.database_url.is_none());
         assert!(!c.secure_cookies);
+        assert!(
+            c.smtp.is_none(),
+            "mail goes to the log unless SMTP is configured"
+        );
+        assert_eq!(c.mail_from, "Overgang <noreply@overgang.invalid>");
+        assert_eq!(c.base_url, "http://127.0.0.1:8080");
         let c = Config::from_lookup(|n| match n {
             "OVERGANG_ADDR" => Some("0.0.0.0:9000".into()),
             "OVERGANG_SECURE_COOKIES" => Some("true".into()),
@@ -104,6 +157,40 @@ mod tests {
         assert_eq!(c.addr.port(), 9000);
         assert!(c.secure_cookies);
         assert_eq!(c.database_url.as_deref(), Some("postgres://x/y"));
+        assert_eq!(c.base_url, "http://0.0.0.0:9000");
+    }
+
+    #[test]
+    fn mail_settings() {
+        let c = Config::from_lookup(|n| match n {
+            "OVERGANG_SMTP_URL" => Some("smtp://u:p@mail.kommune.dk".into()),
+            "OVERGANG_MAIL_FROM" => Some("Vejle Kommune <overgang@vejle.dk>".into()),
+            "OVERGANG_BASE_URL" => Some("https://overgang.vejle.dk/".into()),
+            _ => None,
+        })
+        .unwrap();
+        let smtp = c.smtp.unwrap();
+        assert_eq!((smtp.host.as_str(), smtp.port), ("mail.kommune.dk", 587));
+        assert_eq!(c.mail_from, "Vejle Kommune <overgang@vejle.dk>");
+        assert_eq!(c.base_url, "https://overgang.vejle.dk");
+
+        let err = Config::from_lookup(|n| {
+            (n == "OVERGANG_SMTP_URL").then(|| "ftp://u:hemmelig@host".into())
+        })
+        .unwrap_err();
+        assert!(err.to_string().contains("OVERGANG_SMTP_URL"));
+        assert!(!err.to_string().contains("hemmelig"), "{err}");
+        for (name, bad) in [
+            ("OVERGANG_MAIL_FROM", "ikke en adresse"),
+            ("OVERGANG_BASE_URL", "overgang.vejle.dk"),
+            ("OVERGANG_BASE_URL", "https://"),
+            ("OVERGANG_BASE_URL", "https://x.dk/?a=1"),
+        ] {
+            assert!(
+                Config::from_lookup(|n| (n == name).then(|| bad.into())).is_err(),
+                "{name}={bad}"
+            );
+        }
     }
 
     #[test]

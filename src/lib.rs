@@ -9,11 +9,13 @@ pub mod db;
 pub mod forms;
 pub mod import;
 pub mod institutions;
+pub mod mail;
 pub mod pages;
 pub mod platform;
 pub mod seed;
 pub mod server;
 pub mod state;
+pub mod users;
 pub mod web;
 
 use axum::{http::StatusCode, middleware, response::IntoResponse, routing::get, Router};
@@ -35,6 +37,7 @@ pub fn router(state: AppState) -> Router {
         .merge(institutions::router())
         .merge(import::router())
         .merge(forms::router())
+        .merge(users::router())
         .merge(pages::router())
         .fallback(web::not_found)
         .method_not_allowed_fallback(web::method_not_allowed)

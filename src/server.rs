@@ -12,7 +12,7 @@ use crate::{
         self,
         embedded::{EmbeddedPostgres, Options},
     },
-    seed,
+    mail, seed,
     state::AppState,
 };
 
@@ -122,12 +122,32 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     if seed::demo_present(&pool).await? {
         print_logins();
     }
+    let mailer = mail::Mailer::from_config(&config)?;
+    if config.smtp.is_none() {
+        tracing::warn!(
+            "OVERGANG_SMTP_URL er ikke sat: e-mails skrives i loggen i stedet for at blive sendt"
+        );
+    }
+    let (stop_mail, mail_stopped) = tokio::sync::watch::channel(false);
+    let mut mail_task = mail::spawn(pool.clone(), mailer, mail_stopped);
     let state = AppState::new(pool.clone(), config);
     let app = crate::router(state).into_make_service_with_connect_info::<SocketAddr>();
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
         .await?;
     tracing::info!("stopper");
+    // Requests are done, so nothing queues mail any more; let a delivery in progress finish,
+    // but do not let a hanging SMTP server hold up the shutdown.
+    let _ = stop_mail.send(true);
+    if tokio::time::timeout(std::time::Duration::from_secs(10), &mut mail_task)
+        .await
+        .is_err()
+    {
+        mail_task.abort();
+        tracing::warn!(
+            "e-mail-afsendelsen nåede ikke at stoppe; ikke afsendte e-mails sendes ved næste start"
+        );
+    }
     pool.close().await;
     if let Some(pg) = database.embedded {
         tokio::task::spawn_blocking(move || pg.stop()).await?;

@@ -94,6 +94,23 @@ const EXPECTED: &[(&str, &str, [u16; 10])] = &[
     ("POST", "/templates/{id}/sections/{section}/delete",  [303, 403, 409, 403, 403, 403, 403, 403, 404, 403]),
     ("POST", "/templates/{id}/sections/{section}/move",    [303, 403, 409, 403, 403, 403, 403, 403, 404, 403]),
     ("POST", "/templates/{id}/sections/{section}/questions", [303, 403, 409, 403, 403, 403, 403, 403, 404, 403]),
+    ("GET", "/users",                                      [303, 403, 200, 200, 403, 403, 403, 403, 200, 403]),
+    ("GET", "/users/invite",                               [303, 403, 200, 200, 403, 403, 403, 403, 200, 403]),
+    ("POST", "/users/invite",                              [303, 403, 422, 422, 403, 403, 403, 403, 422, 403]),
+    ("GET", "/users/{id}",                                 [303, 403, 200, 200, 403, 403, 403, 403, 404, 403]),
+    ("POST", "/users/{id}/roles",                          [303, 403, 422, 422, 403, 403, 403, 403, 404, 403]),
+    ("POST", "/users/{id}/roles/{assignment}/remove",      [303, 403, 303, 303, 403, 403, 403, 403, 404, 403]),
+    ("POST", "/users/{id}/deactivate",                     [303, 403, 303, 303, 403, 403, 403, 403, 404, 403]),
+    ("POST", "/users/{id}/reactivate",                     [303, 403, 303, 303, 403, 403, 403, 403, 404, 403]),
+    ("POST", "/users/{id}/resend",                         [303, 403, 409, 409, 403, 403, 403, 403, 404, 403]),
+    ("GET", "/account",                                    [303, 200, 200, 200, 200, 200, 200, 200, 200, 200]),
+    ("POST", "/account/password",                          [303, 422, 422, 422, 422, 422, 422, 422, 422, 422]),
+    ("GET", "/invitation/{token}",                         [404, 404, 404, 404, 404, 404, 404, 404, 404, 404]),
+    ("POST", "/invitation/{token}",                        [404, 404, 404, 404, 404, 404, 404, 404, 404, 404]),
+    ("GET", "/password/forgot",                            [200, 200, 200, 200, 200, 200, 200, 200, 200, 200]),
+    ("POST", "/password/forgot",                           [422, 422, 422, 422, 422, 422, 422, 422, 422, 422]),
+    ("GET", "/password/reset/{token}",                     [404, 404, 404, 404, 404, 404, 404, 404, 404, 404]),
+    ("POST", "/password/reset/{token}",                    [404, 404, 404, 404, 404, 404, 404, 404, 404, 404]),
 ];
 
 /// (method, path) of every route in src/, read from the `.route(` calls.
@@ -170,6 +187,9 @@ struct Fixture {
     child: Uuid,
     guardian: Uuid,
     enrolment: Uuid,
+    /// A pedagogue at Solsikken and their role there.
+    user: Uuid,
+    assignment: Uuid,
 }
 
 async fn fixture(app: &TestApp) -> Fixture {
@@ -203,10 +223,29 @@ async fn fixture(app: &TestApp) -> Fixture {
     .fetch_one(&mut conn)
     .await
     .unwrap();
+    let user: Uuid = sqlx::query_scalar(
+        "INSERT INTO users (municipality_id, email, name, password_hash) VALUES ($1, $2, 'Walk Staff', 'x') RETURNING id",
+    )
+    .bind(m)
+    .bind(format!("walk-{}@vejle.overgang.test", Uuid::new_v4()))
+    .fetch_one(&mut conn)
+    .await
+    .unwrap();
+    let assignment: Uuid = sqlx::query_scalar(
+        "INSERT INTO role_assignments (municipality_id, user_id, role, institution_id) VALUES ($1, $2, 'staff', $3) RETURNING id",
+    )
+    .bind(m)
+    .bind(user)
+    .bind(inst)
+    .fetch_one(&mut conn)
+    .await
+    .unwrap();
     Fixture {
         child,
         guardian,
         enrolment,
+        user,
+        assignment,
     }
 }
 
@@ -216,11 +255,15 @@ async fn fixture_intact(app: &TestApp, f: &Fixture) -> bool {
     sqlx::query_scalar(
         "SELECT EXISTS (SELECT 1 FROM children c JOIN guardians g ON g.child_id = c.id JOIN enrolments e ON e.child_id = c.id
                         WHERE c.id = $1 AND g.id = $2 AND e.id = $3 AND e.ends_on IS NULL
-                          AND c.first_name = 'Walk' AND g.name = 'Walk Guardian')",
+                          AND c.first_name = 'Walk' AND g.name = 'Walk Guardian'
+                          AND EXISTS (SELECT 1 FROM users u JOIN role_assignments r ON r.user_id = u.id
+                                      WHERE u.id = $4 AND u.is_active AND r.id = $5))",
     )
     .bind(f.child)
     .bind(f.guardian)
     .bind(f.enrolment)
+    .bind(f.user)
+    .bind(f.assignment)
     .fetch_one(&mut conn)
     .await
     .unwrap()
@@ -231,6 +274,8 @@ async fn fill(app: &TestApp, pattern: &str, f: &Fixture) -> String {
     let one = |sql: &'static str| sqlx::query_scalar::<_, Uuid>(sql);
     let id = if pattern.starts_with("/children/") {
         f.child
+    } else if pattern.starts_with("/users/") {
+        f.user
     } else if pattern.starts_with("/institutions/") {
         one("SELECT id FROM institutions WHERE name = 'Børnehaven Solsikken'")
             .fetch_one(&mut conn)
@@ -272,26 +317,26 @@ async fn fill(app: &TestApp, pattern: &str, f: &Fixture) -> String {
         .replace("{question}", &question.to_string())
         .replace("{gid}", &f.guardian.to_string())
         .replace("{eid}", &f.enrolment.to_string())
+        .replace("{assignment}", &f.assignment.to_string())
+        .replace("{token}", &"A".repeat(43))
         .replace("{kind}", "institutions")
 }
 
 async fn snapshot(app: &TestApp) -> Vec<i64> {
     let mut conn = app.owner_conn().await;
     let mut counts = Vec::new();
-    for table in [
-        "municipalities",
-        "users",
-        "role_assignments",
-        "institutions",
-        "clusters",
-        "imports",
+    // Fixture users (walk-…) come and go with the walk; everything else must stay as it was.
+    for sql in [
+        "SELECT count(*) FROM municipalities",
+        "SELECT count(*) FROM users WHERE email NOT LIKE 'walk-%'",
+        "SELECT count(*) FROM users WHERE is_active AND email NOT LIKE 'walk-%'",
+        "SELECT count(*) FROM role_assignments r JOIN users u ON u.id = r.user_id WHERE u.email NOT LIKE 'walk-%'",
+        "SELECT count(*) FROM institutions",
+        "SELECT count(*) FROM clusters",
+        "SELECT count(*) FROM imports",
+        "SELECT count(*) FROM user_tokens",
     ] {
-        counts.push(
-            sqlx::query_scalar(&format!("SELECT count(*) FROM {table}"))
-                .fetch_one(&mut conn)
-                .await
-                .unwrap(),
-        );
+        counts.push(sqlx::query_scalar(sql).fetch_one(&mut conn).await.unwrap());
     }
     let names: i64 =
         sqlx::query_scalar("SELECT count(*) FROM institutions WHERE updated_at > created_at")
@@ -328,7 +373,7 @@ async fn every_route_answers_every_role_as_expected_and_refusals_change_nothing(
         // the child out of a pedagogue's scope, so the child's own delete comes before it).
         let mut rows: Vec<_> = EXPECTED.iter().collect();
         rows.sort_by_key(|(_, p, _)| match *p {
-            "/children/{id}/guardians/{gid}/delete" => 1,
+            "/children/{id}/guardians/{gid}/delete" | "/users/{id}/roles/{assignment}/remove" => 1,
             "/children/{id}/delete" => 2,
             "/children/{id}/enrolments/{eid}/delete" => 3,
             "/logout" => 4,

@@ -11,3 +11,4 @@ mod institutions;
 mod pages;
 mod platform;
 mod tenancy;
+mod users;
