@@ -760,7 +760,6 @@ pub async fn move_section(
     let municipality_id = admin(&ctx)?;
     // The id first: a foreign template is a 404 whatever the form held.
     lock_draft(&mut ctx.tx, municipality_id, id).await?;
-    let up = direction(&f)?;
     let order: Vec<(Uuid, i32)> = sqlx::query!(
         "SELECT id, position FROM template_sections WHERE municipality_id = $1 AND template_id = $2
          ORDER BY position",
@@ -775,35 +774,16 @@ pub async fn move_section(
     if !order.iter().any(|(s, _)| *s == section_id) {
         return Err(AppError::NotFound);
     }
-    if let Some(swap) = swap_with_neighbour(&order, section_id, up) {
-        let ids: Vec<Uuid> = swap.iter().map(|s| s.0).collect();
-        let positions: Vec<i32> = swap.iter().map(|s| s.1).collect();
-        sqlx::query!(
-            "UPDATE template_sections s SET position = o.position
-             FROM unnest($3::uuid[], $4::int4[]) AS o(id, position)
-             WHERE s.municipality_id = $1 AND s.template_id = $2 AND s.id = o.id",
-            municipality_id,
-            id,
-            &ids,
-            &positions
-        )
-        .execute(&mut *ctx.tx)
-        .await
-        .map_err(db_err)?;
-        let actor = ctx.actor();
-        audit::record(
-            &mut ctx.tx,
-            &actor,
-            Entry::new("move", "template_section", Some(section_id))
-                .details(json!({"template_id": id, "direction": f.direction})),
-        )
-        .await?;
-    }
-    ctx.commit().await?;
-    Ok(web::redirect_with_flash(
-        &format!("/templates/{id}#afsnit-{section_id}"),
-        Flash::success("Afsnittet er flyttet."),
-    ))
+    finish_move(
+        ctx,
+        municipality_id,
+        id,
+        Movable::Section,
+        section_id,
+        &order,
+        &f,
+    )
+    .await
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1235,7 +1215,6 @@ pub async fn move_question(
     let municipality_id = admin(&ctx)?;
     // The id first: a foreign template is a 404 whatever the form held.
     lock_draft(&mut ctx.tx, municipality_id, id).await?;
-    let up = direction(&f)?;
     let order: Vec<(Uuid, i32)> = sqlx::query!(
         "SELECT q.id, q.position FROM template_questions q
          WHERE q.municipality_id = $1 AND q.section_id =
@@ -1254,34 +1233,90 @@ pub async fn move_question(
     if !order.iter().any(|(q, _)| *q == question_id) {
         return Err(AppError::NotFound);
     }
-    if let Some(swap) = swap_with_neighbour(&order, question_id, up) {
+    finish_move(
+        ctx,
+        municipality_id,
+        id,
+        Movable::Question,
+        question_id,
+        &order,
+        &f,
+    )
+    .await
+}
+
+/// What is being moved: a section within its template or a question within its section.
+#[derive(Clone, Copy)]
+enum Movable {
+    Section,
+    Question,
+}
+
+/// Swaps `item` with its neighbour in `order`, saves both positions, audits, and sends the user
+/// back to the item on the template page.
+async fn finish_move(
+    mut ctx: Ctx,
+    municipality_id: Uuid,
+    id: Uuid,
+    what: Movable,
+    item: Uuid,
+    order: &[(Uuid, i32)],
+    f: &MoveForm,
+) -> AppResult<Response> {
+    let up = direction(f)?;
+    if let Some(swap) = swap_with_neighbour(order, item, up) {
         let ids: Vec<Uuid> = swap.iter().map(|s| s.0).collect();
         let positions: Vec<i32> = swap.iter().map(|s| s.1).collect();
-        sqlx::query!(
-            "UPDATE template_questions q SET position = o.position
-             FROM unnest($3::uuid[], $4::int4[]) AS o(id, position)
-             WHERE q.municipality_id = $1 AND q.template_id = $2 AND q.id = o.id",
-            municipality_id,
-            id,
-            &ids,
-            &positions
-        )
-        .execute(&mut *ctx.tx)
-        .await
-        .map_err(db_err)?;
+        let saved = match what {
+            Movable::Section => {
+                sqlx::query!(
+                    "UPDATE template_sections s SET position = o.position
+                 FROM unnest($3::uuid[], $4::int4[]) AS o(id, position)
+                 WHERE s.municipality_id = $1 AND s.template_id = $2 AND s.id = o.id",
+                    municipality_id,
+                    id,
+                    &ids,
+                    &positions
+                )
+                .execute(&mut *ctx.tx)
+                .await
+            }
+            Movable::Question => {
+                sqlx::query!(
+                    "UPDATE template_questions q SET position = o.position
+                 FROM unnest($3::uuid[], $4::int4[]) AS o(id, position)
+                 WHERE q.municipality_id = $1 AND q.template_id = $2 AND q.id = o.id",
+                    municipality_id,
+                    id,
+                    &ids,
+                    &positions
+                )
+                .execute(&mut *ctx.tx)
+                .await
+            }
+        };
+        saved.map_err(db_err)?;
+        let entity = match what {
+            Movable::Section => "template_section",
+            Movable::Question => "template_question",
+        };
         let actor = ctx.actor();
         audit::record(
             &mut ctx.tx,
             &actor,
-            Entry::new("move", "template_question", Some(question_id))
+            Entry::new("move", entity, Some(item))
                 .details(json!({"template_id": id, "direction": f.direction})),
         )
         .await?;
     }
     ctx.commit().await?;
+    let (anchor, message) = match what {
+        Movable::Section => ("afsnit", "Afsnittet er flyttet."),
+        Movable::Question => ("spoergsmaal", "Spørgsmålet er flyttet."),
+    };
     Ok(web::redirect_with_flash(
-        &format!("/templates/{id}#spoergsmaal-{question_id}"),
-        Flash::success("Spørgsmålet er flyttet."),
+        &format!("/templates/{id}#{anchor}-{item}"),
+        Flash::success(message),
     ))
 }
 

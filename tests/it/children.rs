@@ -92,11 +92,6 @@ async fn enrolment_of(app: &TestApp, child: Uuid) -> Uuid {
         .unwrap()
 }
 
-async fn count(app: &TestApp, sql: &str) -> i64 {
-    let mut conn = app.owner_conn().await;
-    sqlx::query_scalar(sql).fetch_one(&mut conn).await.unwrap()
-}
-
 /// Posts the "Opret barn" form with `fields` on top of valid defaults.
 async fn create_child(
     c: &Client,
@@ -243,17 +238,13 @@ async fn a_pedagogue_creates_a_child_with_cpr_and_finds_it_by_name() {
             "{expected} in {actions:?}"
         );
     }
-    let leaks = count(
-        &app,
-        "SELECT count(*) FROM audit_log WHERE details::text LIKE '%150321%' OR details::text LIKE '%4321\"%'",
+    let leaks = app.count("SELECT count(*) FROM audit_log WHERE details::text LIKE '%150321%' OR details::text LIKE '%4321\"%'",
     )
     .await;
     assert_eq!(leaks, 0, "the audit log never holds the number");
-    let searches = count(
-        &app,
-        "SELECT count(*) FROM audit_log WHERE action = 'list' AND details->>'q' = 'alma'",
-    )
-    .await;
+    let searches = app
+        .count("SELECT count(*) FROM audit_log WHERE action = 'list' AND details->>'q' = 'alma'")
+        .await;
     assert_eq!(searches, 1, "searches are audited");
 }
 
@@ -294,7 +285,7 @@ async fn invalid_children_are_field_errors_and_nothing_is_saved() {
     let solsikken = institution(&app, "Børnehaven Solsikken").await;
     let mariehoenen = institution(&app, "Børnehaven Mariehønen").await;
     let c = app.login(PAEDAGOG).await;
-    let before = count(&app, "SELECT count(*) FROM children").await;
+    let before = app.count("SELECT count(*) FROM children").await;
 
     let long = "x".repeat(1000);
     let cases: Vec<(Vec<(&str, &str)>, &str)> = vec![
@@ -347,7 +338,7 @@ async fn invalid_children_are_field_errors_and_nothing_is_saved() {
     let r = create_child(&c, solsikken, &[("first_name", &huge)]).await;
     assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
 
-    assert_eq!(count(&app, "SELECT count(*) FROM children").await, before);
+    assert_eq!(app.count("SELECT count(*) FROM children").await, before);
 
     // Duplicate CPR: a field error, and the second child is not half-saved.
     let r = create_child(&c, solsikken, &[("cpr", "150321-4321")]).await;
@@ -362,12 +353,9 @@ async fn invalid_children_are_field_errors_and_nothing_is_saved() {
     let html = r.text().await.unwrap();
     assert!(html.contains("Der er allerede registreret et barn med dette CPR-nummer."));
     assert!(html.contains("value=\"Bodil\""));
+    assert_eq!(app.count("SELECT count(*) FROM children").await, before + 1);
     assert_eq!(
-        count(&app, "SELECT count(*) FROM children").await,
-        before + 1
-    );
-    assert_eq!(
-        count(&app, "SELECT count(*) FROM enrolments e JOIN children c ON c.id = e.child_id WHERE c.first_name = 'Bodil'").await,
+        app.count("SELECT count(*) FROM enrolments e JOIN children c ON c.id = e.child_id WHERE c.first_name = 'Bodil'").await,
         0
     );
 }
@@ -499,7 +487,7 @@ async fn an_enrolment_that_ended_yesterday_drops_the_child_out_of_scope() {
     assert_eq!(status, StatusCode::OK);
     assert!(page.contains("Afsluttet"));
     assert_eq!(
-        count(&app, &format!("SELECT count(*) FROM audit_log WHERE action = 'update' AND entity_type = 'enrolment' AND entity_id = '{enrolment}'")).await,
+        app.count(&format!("SELECT count(*) FROM audit_log WHERE action = 'update' AND entity_type = 'enrolment' AND entity_id = '{enrolment}'")).await,
         1
     );
 }
@@ -570,10 +558,9 @@ async fn leaders_and_staff_enrol_only_at_their_own_institutions() {
         .await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     assert_eq!(
-        count(
-            &app,
-            &format!("SELECT count(*) FROM children WHERE id = '{child}'")
-        )
+        app.count(&format!(
+            "SELECT count(*) FROM children WHERE id = '{child}'"
+        ))
         .await,
         1
     );
@@ -626,15 +613,14 @@ async fn leaders_and_staff_enrol_only_at_their_own_institutions() {
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     assert_eq!(location(&r), "/children");
     assert_eq!(
-        count(
-            &app,
-            &format!("SELECT count(*) FROM children WHERE id = '{child}'")
-        )
+        app.count(&format!(
+            "SELECT count(*) FROM children WHERE id = '{child}'"
+        ))
         .await,
         0
     );
     assert_eq!(
-        count(&app, &format!("SELECT count(*) FROM audit_log WHERE action = 'delete' AND entity_type = 'child' AND child_id = '{child}'")).await,
+        app.count(&format!("SELECT count(*) FROM audit_log WHERE action = 'delete' AND entity_type = 'child' AND child_id = '{child}'")).await,
         1
     );
 }
@@ -675,10 +661,9 @@ async fn analysts_specialists_and_the_operator_see_no_child() {
         );
     }
     assert_eq!(
-        count(
-            &app,
-            &format!("SELECT count(*) FROM children WHERE id = '{child}'")
-        )
+        app.count(&format!(
+            "SELECT count(*) FROM children WHERE id = '{child}'"
+        ))
         .await,
         1
     );
@@ -733,30 +718,23 @@ async fn another_municipality_gets_404_everywhere() {
     let (_, list) = c.get_text("/children").await;
     assert!(!list.contains("Vera Vejle"));
     assert_eq!(
-        count(
-            &app,
-            &format!(
-                "SELECT count(*) FROM guardians WHERE id = '{guardian}' AND name = 'Far Vejle'"
-            )
-        )
+        app.count(&format!(
+            "SELECT count(*) FROM guardians WHERE id = '{guardian}' AND name = 'Far Vejle'"
+        ))
         .await,
         1
     );
     assert_eq!(
-        count(
-            &app,
-            &format!(
-                "SELECT count(*) FROM enrolments WHERE id = '{enrolment}' AND ends_on IS NULL"
-            )
-        )
+        app.count(&format!(
+            "SELECT count(*) FROM enrolments WHERE id = '{enrolment}' AND ends_on IS NULL"
+        ))
         .await,
         1
     );
     assert_eq!(
-        count(
-            &app,
-            &format!("SELECT count(*) FROM children WHERE id = '{child}' AND first_name = 'Vera'")
-        )
+        app.count(&format!(
+            "SELECT count(*) FROM children WHERE id = '{child}' AND first_name = 'Vera'"
+        ))
         .await,
         1
     );
@@ -888,26 +866,21 @@ async fn without_the_csrf_token_nothing_changes() {
     let r = c.post_form(&format!("/children/{child}/delete"), &[]).await;
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
     assert_eq!(
-        count(
-            &app,
-            "SELECT count(*) FROM children WHERE first_name = 'Uden'"
-        )
-        .await,
+        app.count("SELECT count(*) FROM children WHERE first_name = 'Uden'")
+            .await,
         0
     );
     assert_eq!(
-        count(
-            &app,
-            &format!("SELECT count(*) FROM guardians WHERE id = '{guardian}'")
-        )
+        app.count(&format!(
+            "SELECT count(*) FROM guardians WHERE id = '{guardian}'"
+        ))
         .await,
         1
     );
     assert_eq!(
-        count(
-            &app,
-            &format!("SELECT count(*) FROM children WHERE id = '{child}'")
-        )
+        app.count(&format!(
+            "SELECT count(*) FROM children WHERE id = '{child}'"
+        ))
         .await,
         1
     );
@@ -1017,11 +990,8 @@ async fn the_cpr_is_changed_and_removed_on_edit() {
     .unwrap();
     assert_eq!(update, serde_json::json!({"fields": ["first_name"]}));
     assert_eq!(
-        count(
-            &app,
-            "SELECT count(*) FROM audit_log WHERE details::text ~ '150321|4999|4321'"
-        )
-        .await,
+        app.count("SELECT count(*) FROM audit_log WHERE details::text ~ '150321|4999|4321'")
+            .await,
         0
     );
 }

@@ -160,3 +160,26 @@ pub fn form_action(html: &str, prefix: &str) -> Option<String> {
     let start = html.find(&marker)? + "action=\"".len();
     Some(html[start..].split('"').next()?.to_string())
 }
+
+impl TestApp {
+    /// A count (or any i64) read past RLS with the owner connection.
+    pub async fn count(&self, sql: &str) -> i64 {
+        let mut conn = self.owner_conn().await;
+        sqlx::query_scalar(sql).fetch_one(&mut conn).await.unwrap()
+    }
+}
+
+impl Client {
+    /// Posts `fields` with the CSRF token handed out by the page at `page`.
+    pub async fn post_with_token(
+        &self,
+        page: &str,
+        path: &str,
+        fields: &[(&str, &str)],
+    ) -> Response {
+        let token = self.csrf(page).await;
+        let mut all = vec![("_csrf", token.as_str())];
+        all.extend_from_slice(fields);
+        self.post_form(path, &all).await
+    }
+}

@@ -5,14 +5,7 @@ use overgang::{
 use reqwest::StatusCode;
 use uuid::Uuid;
 
-use crate::common::{location, spawn_app, Client, TestApp};
-
-async fn post(c: &Client, path: &str, fields: &[(&str, &str)]) -> reqwest::Response {
-    let token = c.csrf("/").await;
-    let mut all = vec![("_csrf", token.as_str())];
-    all.extend_from_slice(fields);
-    c.post_form(path, &all).await
-}
+use crate::common::{location, spawn_app, TestApp};
 
 async fn scalar<T>(app: &TestApp, sql: &str) -> T
 where
@@ -137,7 +130,9 @@ async fn the_admin_makes_a_new_version_edits_it_and_publishes_it() {
     assert_eq!(status, StatusCode::OK);
     assert!(html.contains("Kultur, æstetik og fællesskab") && html.contains("Følsom"));
 
-    let r = post(&admin, &format!("/templates/{}/new-version", old.id), &[]).await;
+    let r = admin
+        .post_with_token("/", &format!("/templates/{}/new-version", old.id), &[])
+        .await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     let new: Uuid = location(&r)
         .trim_start_matches("/templates/")
@@ -155,24 +150,26 @@ async fn the_admin_makes_a_new_version_edits_it_and_publishes_it() {
     let (_, html) = admin.get_text(&location(&r)).await;
     assert!(html.contains("Version 2 er oprettet som kladde"));
 
-    let r = post(
-        &admin,
-        &format!("/templates/{new}/edit"),
-        &[
-            ("title", "Overlevering til skole 2027"),
-            ("intro", "Ny indledning"),
-        ],
-    )
-    .await;
+    let r = admin
+        .post_with_token(
+            "/",
+            &format!("/templates/{new}/edit"),
+            &[
+                ("title", "Overlevering til skole 2027"),
+                ("intro", "Ny indledning"),
+            ],
+        )
+        .await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
 
     // A new section with a choice question, then moved to the top.
-    let r = post(
-        &admin,
-        &format!("/templates/{new}/sections"),
-        &[("title", "Skolestart"), ("description", "")],
-    )
-    .await;
+    let r = admin
+        .post_with_token(
+            "/",
+            &format!("/templates/{new}/sections"),
+            &[("title", "Skolestart"), ("description", "")],
+        )
+        .await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     let section: Uuid = scalar(
         &app,
@@ -182,33 +179,32 @@ async fn the_admin_makes_a_new_version_edits_it_and_publishes_it() {
     )
     .await;
     let add = format!("/templates/{new}/sections/{section}/questions");
-    let r = post(
-        &admin,
-        &add,
-        &[
-            ("kind", "single_choice"),
-            ("label", "Har barnet besøgt skolen?"),
-            ("options", "Ja\r\nNej\r\n"),
-            ("visible_to_receiver", "ja"),
-            ("theme", "wellbeing"),
-        ],
-    )
-    .await;
-    assert_eq!(r.status(), StatusCode::SEE_OTHER);
-    let r = post(
-        &admin,
-        &add,
-        &[("kind", "date"), ("label", "Første skoledag")],
-    )
-    .await;
-    assert_eq!(r.status(), StatusCode::SEE_OTHER);
-    for _ in 0..12 {
-        let r = post(
-            &admin,
-            &format!("/templates/{new}/sections/{section}/move"),
-            &[("direction", "up")],
+    let r = admin
+        .post_with_token(
+            "/",
+            &add,
+            &[
+                ("kind", "single_choice"),
+                ("label", "Har barnet besøgt skolen?"),
+                ("options", "Ja\r\nNej\r\n"),
+                ("visible_to_receiver", "ja"),
+                ("theme", "wellbeing"),
+            ],
         )
         .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let r = admin
+        .post_with_token("/", &add, &[("kind", "date"), ("label", "Første skoledag")])
+        .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    for _ in 0..12 {
+        let r = admin
+            .post_with_token(
+                "/",
+                &format!("/templates/{new}/sections/{section}/move"),
+                &[("direction", "up")],
+            )
+            .await;
         assert_eq!(r.status(), StatusCode::SEE_OTHER);
     }
     let pos: i32 = scalar(
@@ -224,12 +220,13 @@ async fn the_admin_makes_a_new_version_edits_it_and_publishes_it() {
         ),
     )
     .await;
-    let r = post(
-        &admin,
-        &format!("/templates/{new}/questions/{date_q}/move"),
-        &[("direction", "up")],
-    )
-    .await;
+    let r = admin
+        .post_with_token(
+            "/",
+            &format!("/templates/{new}/questions/{date_q}/move"),
+            &[("direction", "up")],
+        )
+        .await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     let labels: Vec<String> = {
         let mut conn = app.owner_conn().await;
@@ -256,18 +253,19 @@ async fn the_admin_makes_a_new_version_edits_it_and_publishes_it() {
         .await;
     assert_eq!(status, StatusCode::OK);
     assert!(html.contains("Første skoledag"));
-    let r = post(
-        &admin,
-        &format!("/templates/{new}/questions/{date_q}"),
-        &[
-            ("kind", "date"),
-            ("label", "Barnets første skoledag"),
-            ("section", &language.to_string()),
-            ("sensitive", "ja"),
-            ("required", "ja"),
-        ],
-    )
-    .await;
+    let r = admin
+        .post_with_token(
+            "/",
+            &format!("/templates/{new}/questions/{date_q}"),
+            &[
+                ("kind", "date"),
+                ("label", "Barnets første skoledag"),
+                ("section", &language.to_string()),
+                ("sensitive", "ja"),
+                ("required", "ja"),
+            ],
+        )
+        .await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     let (label, sensitive, parents, pos, in_section): (String, bool, bool, i32, Uuid) = {
         let mut conn = app.owner_conn().await;
@@ -286,73 +284,83 @@ async fn the_admin_makes_a_new_version_edits_it_and_publishes_it() {
     let count_sql = format!("SELECT count(*) FROM template_questions WHERE template_id = '{new}'");
     let count = || scalar::<i64>(&app, &count_sql);
     let n = count().await;
-    let r = post(
-        &admin,
-        &add,
-        &[
-            ("kind", "multi_choice"),
-            ("label", "Hvilke?"),
-            ("options", "Kun én"),
-        ],
-    )
-    .await;
+    let r = admin
+        .post_with_token(
+            "/",
+            &add,
+            &[
+                ("kind", "multi_choice"),
+                ("label", "Hvilke?"),
+                ("options", "Kun én"),
+            ],
+        )
+        .await;
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let html = r.text().await.unwrap();
     assert!(html.contains("mindst to svarmuligheder") && html.contains("Hvilke?"));
-    let r = post(&admin, &add, &[("kind", "free_text"), ("label", "  ")]).await;
+    let r = admin
+        .post_with_token("/", &add, &[("kind", "free_text"), ("label", "  ")])
+        .await;
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert!(r.text().await.unwrap().contains("Udfyld spørgsmålet."));
-    let r = post(&admin, &add, &[("kind", "essay"), ("label", "Hvad?")]).await;
+    let r = admin
+        .post_with_token("/", &add, &[("kind", "essay"), ("label", "Hvad?")])
+        .await;
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert!(r.text().await.unwrap().contains("Vælg en spørgsmålstype."));
-    let r = post(
-        &admin,
-        &add,
-        &[("kind", "free_text"), ("label", "Hvad?"), ("theme", "ufo")],
-    )
-    .await;
+    let r = admin
+        .post_with_token(
+            "/",
+            &add,
+            &[("kind", "free_text"), ("label", "Hvad?"), ("theme", "ufo")],
+        )
+        .await;
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let huge = "x".repeat(1024 * 1024);
-    let r = post(&admin, &add, &[("kind", "free_text"), ("label", &huge)]).await;
+    let r = admin
+        .post_with_token("/", &add, &[("kind", "free_text"), ("label", &huge)])
+        .await;
     assert!(r.status().is_client_error(), "{}", r.status());
     let long = "x".repeat(501);
-    let r = post(&admin, &add, &[("kind", "free_text"), ("label", &long)]).await;
+    let r = admin
+        .post_with_token("/", &add, &[("kind", "free_text"), ("label", &long)])
+        .await;
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    let r = post(
-        &admin,
-        &format!("/templates/{new}/sections"),
-        &[("title", "")],
-    )
-    .await;
+    let r = admin
+        .post_with_token("/", &format!("/templates/{new}/sections"), &[("title", "")])
+        .await;
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    let r = post(
-        &admin,
-        &format!("/templates/{new}/sections/{section}/move"),
-        &[("direction", "sideways")],
-    )
-    .await;
+    let r = admin
+        .post_with_token(
+            "/",
+            &format!("/templates/{new}/sections/{section}/move"),
+            &[("direction", "sideways")],
+        )
+        .await;
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
     assert_eq!(count().await, n, "nothing was saved");
 
     // Delete a question and a whole section.
-    let r = post(
-        &admin,
-        &format!("/templates/{new}/questions/{date_q}/delete"),
-        &[],
-    )
-    .await;
+    let r = admin
+        .post_with_token(
+            "/",
+            &format!("/templates/{new}/questions/{date_q}/delete"),
+            &[],
+        )
+        .await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     let nature: Uuid = scalar(
         &app,
         &format!("SELECT id FROM template_sections WHERE template_id = '{new}' AND title = 'Natur, udeliv og science'"),
     )
     .await;
-    let r = post(
-        &admin,
-        &format!("/templates/{new}/sections/{nature}/delete"),
-        &[],
-    )
-    .await;
+    let r = admin
+        .post_with_token(
+            "/",
+            &format!("/templates/{new}/sections/{nature}/delete"),
+            &[],
+        )
+        .await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     assert_eq!(count().await, n - 3);
     let gaps: i64 = scalar(
@@ -363,7 +371,9 @@ async fn the_admin_makes_a_new_version_edits_it_and_publishes_it() {
     assert_eq!(gaps, 0, "positions are renumbered");
 
     // Publish: the new version replaces the old, which is archived unchanged.
-    let r = post(&admin, &format!("/templates/{new}/publish"), &[]).await;
+    let r = admin
+        .post_with_token("/", &format!("/templates/{new}/publish"), &[])
+        .await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     let (_, html) = admin.get_text(&location(&r)).await;
     assert!(html.contains("Version 2 er offentliggjort"));
@@ -407,7 +417,7 @@ async fn the_admin_makes_a_new_version_edits_it_and_publishes_it() {
             vec![],
         ),
     ] {
-        let r = post(&admin, &path, &fields).await;
+        let r = admin.post_with_token("/", &path, &fields).await;
         assert_eq!(r.status(), StatusCode::CONFLICT, "{path}");
         assert!(r
             .text()
@@ -514,7 +524,9 @@ async fn publishing_needs_questions_in_every_section() {
     let app = spawn_app().await;
     let admin = app.login("admin@vejle.overgang.test").await;
     let old = published(&app, "0630", TransitionKind::SchoolYouth).await;
-    let r = post(&admin, &format!("/templates/{}/new-version", old.id), &[]).await;
+    let r = admin
+        .post_with_token("/", &format!("/templates/{}/new-version", old.id), &[])
+        .await;
     let new = location(&r).trim_start_matches("/templates/").to_string();
     {
         let mut conn = app.owner_conn().await;
@@ -524,21 +536,26 @@ async fn publishing_needs_questions_in_every_section() {
             .await
             .unwrap();
     }
-    let r = post(&admin, &format!("/templates/{new}/publish"), &[]).await;
+    let r = admin
+        .post_with_token("/", &format!("/templates/{new}/publish"), &[])
+        .await;
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert!(r
         .text()
         .await
         .unwrap()
         .contains("Skabelonen har ingen spørgsmål"));
-    let r = post(
-        &admin,
-        &format!("/templates/{new}/sections"),
-        &[("title", "Tomt afsnit")],
-    )
-    .await;
+    let r = admin
+        .post_with_token(
+            "/",
+            &format!("/templates/{new}/sections"),
+            &[("title", "Tomt afsnit")],
+        )
+        .await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
-    let r = post(&admin, &format!("/templates/{new}/publish"), &[]).await;
+    let r = admin
+        .post_with_token("/", &format!("/templates/{new}/publish"), &[])
+        .await;
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert!(r
         .text()
@@ -549,7 +566,9 @@ async fn publishing_needs_questions_in_every_section() {
     assert_eq!(still.id, old.id, "the old version stays published");
 
     // A discarded draft is gone; its version number is not reused by accident.
-    let r = post(&admin, &format!("/templates/{new}/delete"), &[]).await;
+    let r = admin
+        .post_with_token("/", &format!("/templates/{new}/delete"), &[])
+        .await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     assert_eq!(
         admin.get(&format!("/templates/{new}")).await.status(),
@@ -610,7 +629,9 @@ async fn only_administrators_see_templates_and_only_their_own() {
                 "{email} {path}"
             );
         }
-        let r = post(&c, &format!("/templates/{}/new-version", vejle.id), &[]).await;
+        let r = c
+            .post_with_token("/", &format!("/templates/{}/new-version", vejle.id), &[])
+            .await;
         assert_eq!(r.status(), StatusCode::FORBIDDEN, "{email}");
     }
     let stevns = app.login("admin@stevns.overgang.test").await;
@@ -631,7 +652,7 @@ async fn only_administrators_see_templates_and_only_their_own() {
         format!("/templates/{}/publish", vejle.id),
         format!("/templates/{}/questions/{question}/delete", vejle.id),
     ] {
-        let r = post(&stevns, &path, &[]).await;
+        let r = stevns.post_with_token("/", &path, &[]).await;
         assert_eq!(r.status(), StatusCode::NOT_FOUND, "{path}");
     }
     let versions: i64 = scalar(&app, "SELECT count(*) FROM form_templates").await;
@@ -679,7 +700,7 @@ async fn a_municipality_without_templates_can_install_the_defaults() {
     let admin = app.login("admin@vejle.overgang.test").await;
     let (_, html) = admin.get_text("/templates").await;
     assert!(html.contains("Opret standardskabeloner") && html.contains("ingen skabelon for denne"));
-    let r = post(&admin, "/templates/defaults", &[]).await;
+    let r = admin.post_with_token("/", "/templates/defaults", &[]).await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     let (_, html) = admin.get_text(&location(&r)).await;
     assert!(html.contains("Én standardskabelon er oprettet"));
@@ -690,14 +711,17 @@ async fn a_municipality_without_templates_can_install_the_defaults() {
             .version,
         1
     );
-    let r = post(&admin, "/templates/defaults", &[]).await;
+    let r = admin.post_with_token("/", "/templates/defaults", &[]).await;
     let (_, html) = admin.get_text(&location(&r)).await;
     assert!(html.contains("Alle overgange har allerede en skabelon."));
     let versions: i64 = scalar(&app, "SELECT count(*) FROM form_templates").await;
     assert_eq!(versions, 12);
     let analyst = app.login("analytiker@vejle.overgang.test").await;
     assert_eq!(
-        post(&analyst, "/templates/defaults", &[]).await.status(),
+        analyst
+            .post_with_token("/", "/templates/defaults", &[])
+            .await
+            .status(),
         StatusCode::FORBIDDEN
     );
 }

@@ -1,11 +1,6 @@
 use reqwest::StatusCode;
 
-use crate::common::{csrf_from, form_action, location, spawn_app, TestApp};
-
-async fn count(app: &TestApp, sql: &str) -> i64 {
-    let mut conn = app.owner_conn().await;
-    sqlx::query_scalar(sql).fetch_one(&mut conn).await.unwrap()
-}
+use crate::common::{csrf_from, form_action, location, spawn_app};
 
 #[tokio::test]
 async fn a_clean_institutions_file_is_previewed_then_imported_in_one_go() {
@@ -26,11 +21,8 @@ async fn a_clean_institutions_file_is_previewed_then_imported_in_one_go() {
     assert!(html.contains("Filen er fejlfri") && html.contains("2 institutioner er klar"));
     assert!(html.contains("Klyngen »Nordklyngen« oprettes."));
     assert_eq!(
-        count(
-            &app,
-            "SELECT count(*) FROM institutions WHERE name = 'Nordskolen'"
-        )
-        .await,
+        app.count("SELECT count(*) FROM institutions WHERE name = 'Nordskolen'")
+            .await,
         0,
         "nothing before confirm"
     );
@@ -44,23 +36,19 @@ async fn a_clean_institutions_file_is_previewed_then_imported_in_one_go() {
     let (_, html) = admin.get_text("/import").await;
     assert!(html.contains("2 institutioner er importeret."));
     assert_eq!(
-        count(&app, "SELECT count(*) FROM institutions i JOIN clusters c ON c.id = i.cluster_id WHERE c.name = 'Nordklyngen'").await,
+        app.count("SELECT count(*) FROM institutions i JOIN clusters c ON c.id = i.cluster_id WHERE c.name = 'Nordklyngen'").await,
         1
     );
     assert_eq!(
-        count(
-            &app,
+        app.count(
             "SELECT count(*) FROM institutions WHERE name = 'Børnehaven Kastanjen' AND is_pilot"
         )
         .await,
         1
     );
     assert_eq!(
-        count(
-            &app,
-            "SELECT count(*) FROM imports WHERE content IS NOT NULL"
-        )
-        .await,
+        app.count("SELECT count(*) FROM imports WHERE content IS NOT NULL")
+            .await,
         0,
         "the file is not kept"
     );
@@ -71,11 +59,8 @@ async fn a_clean_institutions_file_is_previewed_then_imported_in_one_go() {
         .await;
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
     assert_eq!(
-        count(
-            &app,
-            "SELECT count(*) FROM institutions WHERE name = 'Nordskolen'"
-        )
-        .await,
+        app.count("SELECT count(*) FROM institutions WHERE name = 'Nordskolen'")
+            .await,
         1
     );
 }
@@ -109,14 +94,11 @@ async fn every_problem_is_listed_by_line_and_column_and_nothing_is_imported() {
         "no confirm button for a file with errors"
     );
     assert_eq!(
-        count(
-            &app,
-            "SELECT count(*) FROM institutions WHERE name = 'Ny børnehave'"
-        )
-        .await,
+        app.count("SELECT count(*) FROM institutions WHERE name = 'Ny børnehave'")
+            .await,
         0
     );
-    assert_eq!(count(&app, "SELECT count(*) FROM imports").await, 0);
+    assert_eq!(app.count("SELECT count(*) FROM imports").await, 0);
 
     let r = admin
         .upload(
@@ -187,11 +169,8 @@ async fn imports_are_for_administrators_of_their_own_municipality() {
         .await;
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
     assert_eq!(
-        count(
-            &app,
-            "SELECT count(*) FROM institutions WHERE name = 'Snyd'"
-        )
-        .await,
+        app.count("SELECT count(*) FROM institutions WHERE name = 'Snyd'")
+            .await,
         0
     );
     assert_eq!(
@@ -227,14 +206,14 @@ async fn children_with_guardians_and_enrolments_are_imported_and_cpr_numbers_sta
         .post_form(&action, &[("_csrf", &csrf_from(&html))])
         .await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
-    assert_eq!(count(&app, "SELECT count(*) FROM children").await, 2);
-    assert_eq!(count(&app, "SELECT count(*) FROM guardians").await, 3);
+    assert_eq!(app.count("SELECT count(*) FROM children").await, 2);
+    assert_eq!(app.count("SELECT count(*) FROM guardians").await, 3);
     assert_eq!(
-        count(&app, "SELECT count(*) FROM children WHERE first_name = 'Noah' AND birth_date = '2021-05-02' AND cpr = '020521-5123'").await,
+        app.count("SELECT count(*) FROM children WHERE first_name = 'Noah' AND birth_date = '2021-05-02' AND cpr = '020521-5123'").await,
         1,
         "the birth date comes from the CPR number"
     );
-    assert_eq!(count(&app, "SELECT count(*) FROM audit_log WHERE action = 'import_create' AND child_id IS NOT NULL").await, 2);
+    assert_eq!(app.count("SELECT count(*) FROM audit_log WHERE action = 'import_create' AND child_id IS NOT NULL").await, 2);
 
     // The pedagogue at Solsikken now sees them; the teacher at the school does not.
     let staff = app.login("paedagog@vejle.overgang.test").await;
@@ -303,5 +282,5 @@ async fn a_children_file_with_problems_lists_them_all_and_imports_nothing() {
         !html.contains("020220-5555") && !html.contains("320120"),
         "CPR numbers are never echoed"
     );
-    assert_eq!(count(&app, "SELECT count(*) FROM children").await, 0);
+    assert_eq!(app.count("SELECT count(*) FROM children").await, 0);
 }

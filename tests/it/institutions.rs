@@ -1,7 +1,7 @@
 use reqwest::StatusCode;
 use uuid::Uuid;
 
-use crate::common::{location, spawn_app, Client, TestApp};
+use crate::common::{location, spawn_app, TestApp};
 
 async fn id_of(app: &TestApp, table: &str, name: &str) -> Uuid {
     let mut conn = app.owner_conn().await;
@@ -10,18 +10,6 @@ async fn id_of(app: &TestApp, table: &str, name: &str) -> Uuid {
         .fetch_one(&mut conn)
         .await
         .unwrap()
-}
-
-async fn count(app: &TestApp, sql: &str) -> i64 {
-    let mut conn = app.owner_conn().await;
-    sqlx::query_scalar(sql).fetch_one(&mut conn).await.unwrap()
-}
-
-async fn post(c: &Client, path: &str, fields: &[(&str, &str)]) -> reqwest::Response {
-    let token = c.csrf("/").await;
-    let mut all = vec![("_csrf", token.as_str())];
-    all.extend_from_slice(fields);
-    c.post_form(path, &all).await
 }
 
 #[tokio::test]
@@ -50,18 +38,19 @@ async fn the_admin_lists_filters_creates_edits_and_deactivates_institutions() {
     let cluster = id_of(&app, "clusters", "Pilotklynge Bakkeskolen")
         .await
         .to_string();
-    let r = post(
-        &admin,
-        "/institutions",
-        &[
-            ("name", "Dagplejen Øst"),
-            ("kind", "dagpleje"),
-            ("institution_number", "D-17"),
-            ("cluster", &cluster),
-            ("is_pilot", "ja"),
-        ],
-    )
-    .await;
+    let r = admin
+        .post_with_token(
+            "/",
+            "/institutions",
+            &[
+                ("name", "Dagplejen Øst"),
+                ("kind", "dagpleje"),
+                ("institution_number", "D-17"),
+                ("cluster", &cluster),
+                ("is_pilot", "ja"),
+            ],
+        )
+        .await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     let id = id_of(&app, "institutions", "Dagplejen Øst").await;
     let (_, html) = admin.get_text(&format!("/institutions/{id}")).await;
@@ -72,32 +61,34 @@ async fn the_admin_lists_filters_creates_edits_and_deactivates_institutions() {
     );
 
     // Duplicate number and bad values come back as field errors with the input kept.
-    let r = post(
-        &admin,
-        "/institutions",
-        &[
-            ("name", "Ny"),
-            ("kind", "ufo"),
-            ("institution_number", "D-17"),
-        ],
-    )
-    .await;
+    let r = admin
+        .post_with_token(
+            "/",
+            "/institutions",
+            &[
+                ("name", "Ny"),
+                ("kind", "ufo"),
+                ("institution_number", "D-17"),
+            ],
+        )
+        .await;
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let html = r.text().await.unwrap();
     assert!(
         html.contains("Vælg hvilken slags institution") && html.contains("allerede det nummer")
     );
     assert!(html.contains("value=\"Ny\""));
-    let r = post(
-        &admin,
-        "/institutions",
-        &[
-            ("name", ""),
-            ("kind", "skole"),
-            ("cluster", &Uuid::new_v4().to_string()),
-        ],
-    )
-    .await;
+    let r = admin
+        .post_with_token(
+            "/",
+            "/institutions",
+            &[
+                ("name", ""),
+                ("kind", "skole"),
+                ("cluster", &Uuid::new_v4().to_string()),
+            ],
+        )
+        .await;
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert!(r
         .text()
@@ -105,24 +96,22 @@ async fn the_admin_lists_filters_creates_edits_and_deactivates_institutions() {
         .unwrap()
         .contains("Vælg en klynge fra listen."));
     assert_eq!(
-        count(
-            &app,
-            "SELECT count(*) FROM institutions WHERE name IN ('Ny', '')"
-        )
-        .await,
+        app.count("SELECT count(*) FROM institutions WHERE name IN ('Ny', '')")
+            .await,
         0
     );
 
-    let r = post(
-        &admin,
-        &format!("/institutions/{id}"),
-        &[
-            ("name", "Dagplejen Øst og Vest"),
-            ("kind", "dagpleje"),
-            ("institution_number", "D-17"),
-        ],
-    )
-    .await;
+    let r = admin
+        .post_with_token(
+            "/",
+            &format!("/institutions/{id}"),
+            &[
+                ("name", "Dagplejen Øst og Vest"),
+                ("kind", "dagpleje"),
+                ("institution_number", "D-17"),
+            ],
+        )
+        .await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     assert_eq!(location(&r), format!("/institutions/{id}"));
     let (_, html) = admin.get_text(&format!("/institutions/{id}")).await;
@@ -132,12 +121,13 @@ async fn the_admin_lists_filters_creates_edits_and_deactivates_institutions() {
             && html.contains("<td>Nej</td>")
     );
 
-    let r = post(
-        &admin,
-        &format!("/institutions/{id}/active"),
-        &[("active", "nej")],
-    )
-    .await;
+    let r = admin
+        .post_with_token(
+            "/",
+            &format!("/institutions/{id}/active"),
+            &[("active", "nej")],
+        )
+        .await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     let (_, html) = admin.get_text(&location(&r)).await;
     assert!(html.contains("er deaktiveret."));
@@ -145,18 +135,19 @@ async fn the_admin_lists_filters_creates_edits_and_deactivates_institutions() {
     assert!(!html.contains("Dagplejen Øst og Vest"));
     let (_, html) = admin.get_text("/institutions?inactive=ja").await;
     assert!(html.contains("Dagplejen Øst og Vest") && html.contains("Deaktiveret"));
-    let r = post(
-        &admin,
-        &format!("/institutions/{id}/active"),
-        &[("active", "måske")],
-    )
-    .await;
+    let r = admin
+        .post_with_token(
+            "/",
+            &format!("/institutions/{id}/active"),
+            &[("active", "måske")],
+        )
+        .await;
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
-    let audited = count(
-        &app,
-        &format!("SELECT count(*) FROM audit_log WHERE entity_id = '{id}'"),
-    )
-    .await;
+    let audited = app
+        .count(&format!(
+            "SELECT count(*) FROM audit_log WHERE entity_id = '{id}'"
+        ))
+        .await;
     assert_eq!(audited, 3, "create, update and deactivate are audited");
 }
 
@@ -182,14 +173,17 @@ async fn only_administrators_manage_institutions_and_only_their_own() {
                 "{email} {path}"
             );
         }
-        let r = post(&c, "/institutions", &[("name", "X"), ("kind", "skole")]).await;
+        let r = c
+            .post_with_token("/", "/institutions", &[("name", "X"), ("kind", "skole")])
+            .await;
         assert_eq!(r.status(), StatusCode::FORBIDDEN);
-        let r = post(
-            &c,
-            &format!("/institutions/{vejle_school}/active"),
-            &[("active", "nej")],
-        )
-        .await;
+        let r = c
+            .post_with_token(
+                "/",
+                &format!("/institutions/{vejle_school}/active"),
+                &[("active", "nej")],
+            )
+            .await;
         assert_eq!(r.status(), StatusCode::FORBIDDEN);
     }
     let stevns = app.login("admin@stevns.overgang.test").await;
@@ -200,26 +194,25 @@ async fn only_administrators_manage_institutions_and_only_their_own() {
             .status(),
         StatusCode::NOT_FOUND
     );
-    let r = post(
-        &stevns,
-        &format!("/institutions/{vejle_school}"),
-        &[("name", "Hacked"), ("kind", "skole")],
-    )
-    .await;
+    let r = stevns
+        .post_with_token(
+            "/",
+            &format!("/institutions/{vejle_school}"),
+            &[("name", "Hacked"), ("kind", "skole")],
+        )
+        .await;
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
-    let r = post(
-        &stevns,
-        &format!("/institutions/{vejle_school}/active"),
-        &[("active", "nej")],
-    )
-    .await;
+    let r = stevns
+        .post_with_token(
+            "/",
+            &format!("/institutions/{vejle_school}/active"),
+            &[("active", "nej")],
+        )
+        .await;
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
     assert_eq!(
-        count(
-            &app,
-            "SELECT count(*) FROM institutions WHERE is_active AND name = 'Bakkeskolen'"
-        )
-        .await,
+        app.count("SELECT count(*) FROM institutions WHERE is_active AND name = 'Bakkeskolen'")
+            .await,
         1
     );
 }
@@ -232,34 +225,36 @@ async fn clusters_are_a_school_and_the_institutions_that_feed_it() {
     assert!(html.contains("Pilotklynge Bakkeskolen") && html.contains("Børnehaven Solsikken"));
 
     // A second school with one kindergarten moved over from the pilot cluster.
-    let r = post(
-        &admin,
-        "/institutions",
-        &[("name", "Nordskolen"), ("kind", "skole")],
-    )
-    .await;
+    let r = admin
+        .post_with_token(
+            "/",
+            "/institutions",
+            &[("name", "Nordskolen"), ("kind", "skole")],
+        )
+        .await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     let school = id_of(&app, "institutions", "Nordskolen").await.to_string();
     let moved = id_of(&app, "institutions", "Børnehaven Skovtrolden")
         .await
         .to_string();
-    let r = post(
-        &admin,
-        "/clusters",
-        &[
-            ("name", "Nordklyngen"),
-            ("school", &school),
-            ("members", &moved),
-        ],
-    )
-    .await;
+    let r = admin
+        .post_with_token(
+            "/",
+            "/clusters",
+            &[
+                ("name", "Nordklyngen"),
+                ("school", &school),
+                ("members", &moved),
+            ],
+        )
+        .await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     let cluster = id_of(&app, "clusters", "Nordklyngen").await;
-    let in_cluster = count(
-        &app,
-        &format!("SELECT count(*) FROM institutions WHERE cluster_id = '{cluster}'"),
-    )
-    .await;
+    let in_cluster = app
+        .count(&format!(
+            "SELECT count(*) FROM institutions WHERE cluster_id = '{cluster}'"
+        ))
+        .await;
     assert_eq!(in_cluster, 2, "the school and the moved kindergarten");
     let (_, html) = admin.get_text(&format!("/clusters/{cluster}")).await;
     assert!(html.contains("value=\"Nordklyngen\""));
@@ -268,38 +263,38 @@ async fn clusters_are_a_school_and_the_institutions_that_feed_it() {
     let other = id_of(&app, "institutions", "Børnehaven Mariehønen")
         .await
         .to_string();
-    let r = post(
-        &admin,
-        &format!("/clusters/{cluster}"),
-        &[
-            ("name", "Nordklyngen"),
-            ("school", &school),
-            ("members", &moved),
-            ("members", &other),
-        ],
-    )
-    .await;
+    let r = admin
+        .post_with_token(
+            "/",
+            &format!("/clusters/{cluster}"),
+            &[
+                ("name", "Nordklyngen"),
+                ("school", &school),
+                ("members", &moved),
+                ("members", &other),
+            ],
+        )
+        .await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     assert_eq!(
-        count(
-            &app,
-            &format!("SELECT count(*) FROM institutions WHERE cluster_id = '{cluster}'")
-        )
+        app.count(&format!(
+            "SELECT count(*) FROM institutions WHERE cluster_id = '{cluster}'"
+        ))
         .await,
         3
     );
-    let r = post(
-        &admin,
-        &format!("/clusters/{cluster}"),
-        &[("name", "Nordklyngen"), ("school", &school)],
-    )
-    .await;
+    let r = admin
+        .post_with_token(
+            "/",
+            &format!("/clusters/{cluster}"),
+            &[("name", "Nordklyngen"), ("school", &school)],
+        )
+        .await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     assert_eq!(
-        count(
-            &app,
-            &format!("SELECT count(*) FROM institutions WHERE cluster_id = '{cluster}'")
-        )
+        app.count(&format!(
+            "SELECT count(*) FROM institutions WHERE cluster_id = '{cluster}'"
+        ))
         .await,
         1
     );
@@ -308,37 +303,41 @@ async fn clusters_are_a_school_and_the_institutions_that_feed_it() {
     let foreign = id_of(&app, "institutions", "Børnehaven Klinten")
         .await
         .to_string();
-    let r = post(
-        &admin,
-        &format!("/clusters/{cluster}"),
-        &[("name", "X"), ("school", &moved)],
-    )
-    .await;
+    let r = admin
+        .post_with_token(
+            "/",
+            &format!("/clusters/{cluster}"),
+            &[("name", "X"), ("school", &moved)],
+        )
+        .await;
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    let r = post(
-        &admin,
-        &format!("/clusters/{cluster}"),
-        &[("name", "X"), ("members", &foreign)],
-    )
-    .await;
+    let r = admin
+        .post_with_token(
+            "/",
+            &format!("/clusters/{cluster}"),
+            &[("name", "X"), ("members", &foreign)],
+        )
+        .await;
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert!(r
         .text()
         .await
         .unwrap()
         .contains("Vælg institutionerne fra listen."));
-    let r = post(
-        &admin,
-        &format!("/clusters/{cluster}"),
-        &[("name", "X"), ("members", "not-an-id")],
-    )
-    .await;
+    let r = admin
+        .post_with_token(
+            "/",
+            &format!("/clusters/{cluster}"),
+            &[("name", "X"), ("members", "not-an-id")],
+        )
+        .await;
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
     assert_eq!(
-        count(&app, "SELECT count(*) FROM clusters WHERE name = 'X'").await,
+        app.count("SELECT count(*) FROM clusters WHERE name = 'X'")
+            .await,
         0
     );
-    assert_eq!(count(&app, "SELECT count(*) FROM institutions WHERE name = 'Børnehaven Klinten' AND cluster_id IS NOT NULL").await, 1);
+    assert_eq!(app.count("SELECT count(*) FROM institutions WHERE name = 'Børnehaven Klinten' AND cluster_id IS NOT NULL").await, 1);
 
     let stevns = app.login("admin@stevns.overgang.test").await;
     assert_eq!(

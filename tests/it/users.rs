@@ -71,16 +71,8 @@ async fn link_in_outbox(conn: &mut PgConnection, to: &str, marker: &str) -> Stri
     format!("{marker}{token}")
 }
 
-async fn post(c: &Client, page: &str, path: &str, fields: &[(&str, &str)]) -> reqwest::Response {
-    let token = c.csrf(page).await;
-    let mut all = vec![("_csrf", token.as_str())];
-    all.extend_from_slice(fields);
-    c.post_form(path, &all).await
-}
-
 async fn invite(c: &Client, name: &str, email: &str, role: &str, inst: &str) -> reqwest::Response {
-    post(
-        c,
+    c.post_with_token(
         "/users/invite",
         "/users/invite",
         &[
@@ -94,8 +86,7 @@ async fn invite(c: &Client, name: &str, email: &str, role: &str, inst: &str) -> 
 }
 
 async fn set_password(c: &Client, link: &str, new: &str, again: &str) -> reqwest::Response {
-    post(
-        c,
+    c.post_with_token(
         link,
         link,
         &[("new_password", new), ("new_password_again", again)],
@@ -388,34 +379,34 @@ async fn roles_are_added_and_removed_within_reach() {
     let roles_path = format!("{page}/roles");
     let admin = app.login(ADMIN).await;
 
-    let r = post(
-        &admin,
-        &page,
-        &roles_path,
-        &[("role", "staff"), ("institution", &skole)],
-    )
-    .await;
+    let r = admin
+        .post_with_token(
+            &page,
+            &roles_path,
+            &[("role", "staff"), ("institution", &skole)],
+        )
+        .await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     let (_, html) = admin.get_text(&page).await;
     assert!(html.contains("Sofie Jensen har fået rollen Medarbejder ved Bakkeskolen"));
     assert_eq!(audited(&mut conn, "role_add", paedagog).await, 1);
 
-    let r = post(
-        &admin,
-        &page,
-        &roles_path,
-        &[("role", "staff"), ("institution", &skole)],
-    )
-    .await;
+    let r = admin
+        .post_with_token(
+            &page,
+            &roles_path,
+            &[("role", "staff"), ("institution", &skole)],
+        )
+        .await;
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert!(r.text().await.unwrap().contains("allerede den rolle"));
-    let r = post(
-        &admin,
-        &page,
-        &roles_path,
-        &[("role", "municipal_admin"), ("institution", &skole)],
-    )
-    .await;
+    let r = admin
+        .post_with_token(
+            &page,
+            &roles_path,
+            &[("role", "municipal_admin"), ("institution", &skole)],
+        )
+        .await;
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
 
     let at_school = assignment(&mut conn, paedagog, &skole).await;
@@ -430,15 +421,13 @@ async fn roles_are_added_and_removed_within_reach() {
     assert!(html.contains(&format!("roles/{at_solsikken}/remove")));
     assert!(!html.contains(&format!("roles/{at_school}/remove")));
     assert!(!html.contains("Deaktivér bruger"));
-    let r = post(
-        &leader,
-        &page,
-        &format!("{page}/roles/{at_school}/remove"),
-        &[],
-    )
-    .await;
+    let r = leader
+        .post_with_token(&page, &format!("{page}/roles/{at_school}/remove"), &[])
+        .await;
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
-    let r = post(&leader, &page, &format!("{page}/deactivate"), &[]).await;
+    let r = leader
+        .post_with_token(&page, &format!("{page}/deactivate"), &[])
+        .await;
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
     assert_eq!(
         count(
@@ -449,25 +438,17 @@ async fn roles_are_added_and_removed_within_reach() {
         2
     );
 
-    let r = post(
-        &admin,
-        &page,
-        &format!("{page}/roles/{at_school}/remove"),
-        &[],
-    )
-    .await;
+    let r = admin
+        .post_with_token(&page, &format!("{page}/roles/{at_school}/remove"), &[])
+        .await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     assert_eq!(location(&r), page);
     assert_eq!(audited(&mut conn, "role_remove", paedagog).await, 1);
 
     // The leader removes the last staff role at Solsikken and no longer reaches the user.
-    let r = post(
-        &leader,
-        &page,
-        &format!("{page}/roles/{at_solsikken}/remove"),
-        &[],
-    )
-    .await;
+    let r = leader
+        .post_with_token(&page, &format!("{page}/roles/{at_solsikken}/remove"), &[])
+        .await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     assert_eq!(location(&r), "/users");
     assert_eq!(leader.get(&page).await.status(), StatusCode::NOT_FOUND);
@@ -482,13 +463,9 @@ async fn roles_are_added_and_removed_within_reach() {
     let (_, html) = admin.get_text(&format!("/users/{me}")).await;
     assert!(!html.contains(&format!("roles/{own}/remove")));
     assert!(!html.contains("Deaktivér bruger"));
-    let r = post(
-        &admin,
-        "/users",
-        &format!("/users/{me}/roles/{own}/remove"),
-        &[],
-    )
-    .await;
+    let r = admin
+        .post_with_token("/users", &format!("/users/{me}/roles/{own}/remove"), &[])
+        .await;
     assert_eq!(r.status(), StatusCode::CONFLICT);
     assert!(r.text().await.unwrap().contains("egen administratorrolle"));
     assert_eq!(
@@ -510,7 +487,9 @@ async fn deactivation_ends_sessions_and_blocks_login() {
     let sofie = app.login(PAEDAGOG).await;
     let admin = app.login(ADMIN).await;
 
-    let r = post(&admin, &page, &format!("{page}/deactivate"), &[]).await;
+    let r = admin
+        .post_with_token(&page, &format!("{page}/deactivate"), &[])
+        .await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     let (_, html) = admin.get_text(&page).await;
     assert!(html.contains("er deaktiveret") && html.contains("Genaktivér bruger"));
@@ -530,7 +509,9 @@ async fn deactivation_ends_sessions_and_blocks_login() {
     assert!(html.contains("Sofie Jensen"));
 
     let me = user_id(&mut conn, ADMIN).await;
-    let r = post(&admin, &page, &format!("/users/{me}/deactivate"), &[]).await;
+    let r = admin
+        .post_with_token(&page, &format!("/users/{me}/deactivate"), &[])
+        .await;
     assert_eq!(r.status(), StatusCode::CONFLICT);
     assert!(
         count(
@@ -541,7 +522,9 @@ async fn deactivation_ends_sessions_and_blocks_login() {
             == 1
     );
 
-    let r = post(&admin, &page, &format!("{page}/reactivate"), &[]).await;
+    let r = admin
+        .post_with_token(&page, &format!("{page}/reactivate"), &[])
+        .await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     assert_eq!(audited(&mut conn, "reactivate", paedagog).await, 1);
     let r = sofie.login(PAEDAGOG, PASSWORD).await;
@@ -557,7 +540,9 @@ async fn resending_an_invitation_replaces_the_link() {
     let first = link_in_outbox(&mut conn, "eva@vejle.dk", "/invitation/").await;
     let eva = user_id(&mut conn, "eva@vejle.dk").await;
     let page = format!("/users/{eva}");
-    let r = post(&admin, &page, &format!("{page}/resend"), &[]).await;
+    let r = admin
+        .post_with_token(&page, &format!("{page}/resend"), &[])
+        .await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     let second = link_in_outbox(&mut conn, "eva@vejle.dk", "/invitation/").await;
     assert_ne!(first, second);
@@ -567,9 +552,13 @@ async fn resending_an_invitation_replaces_the_link() {
     assert_eq!(audited(&mut conn, "invite_resend", eva).await, 1);
 
     // A deactivated user's link stops working.
-    post(&admin, &page, &format!("{page}/deactivate"), &[]).await;
+    admin
+        .post_with_token(&page, &format!("{page}/deactivate"), &[])
+        .await;
     assert_eq!(anon.get(&second).await.status(), StatusCode::NOT_FOUND);
-    let r = post(&admin, &page, &format!("{page}/resend"), &[]).await;
+    let r = admin
+        .post_with_token(&page, &format!("{page}/resend"), &[])
+        .await;
     assert_eq!(r.status(), StatusCode::CONFLICT);
 }
 
@@ -587,8 +576,7 @@ async fn a_password_change_ends_the_other_sessions() {
     let change = |current: &'static str, new: &'static str, again: &'static str| {
         let here = &here;
         async move {
-            post(
-                here,
+            here.post_with_token(
                 "/account",
                 "/account/password",
                 &[
@@ -650,13 +638,8 @@ async fn a_password_change_ends_the_other_sessions() {
 }
 
 async fn forgot(c: &Client, email: &str) -> reqwest::Response {
-    post(
-        c,
-        "/password/forgot",
-        "/password/forgot",
-        &[("email", email)],
-    )
-    .await
+    c.post_with_token("/password/forgot", "/password/forgot", &[("email", email)])
+        .await
 }
 
 #[tokio::test]
@@ -823,7 +806,7 @@ async fn another_municipalitys_users_are_not_found() {
             vec![("role", "staff"), ("institution", skole.as_str())],
         ),
     ] {
-        let r = post(&stevns, "/users", &path, &fields).await;
+        let r = stevns.post_with_token("/users", &path, &fields).await;
         assert_eq!(r.status(), StatusCode::NOT_FOUND, "{path}");
     }
     assert_eq!(
