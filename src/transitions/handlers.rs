@@ -20,7 +20,7 @@ use crate::{
     web::{self, AppError, AppResult, FieldErrors, Flash, Form, Layout, Path, Query, SelectOption},
 };
 
-const NAV: &str = "/transitions";
+pub const NAV: &str = "/transitions";
 /// How many days before the planned date a transition not yet sent is marked as due.
 const DUE_DAYS: i64 = 14;
 
@@ -76,6 +76,7 @@ pub struct ListPage {
     pub mine: Vec<Row>,
     pub outgoing_heading: String,
     pub outgoing: Option<Vec<Row>>,
+    pub may_cohort: bool,
 }
 
 fn rows(list: Vec<queries::ListRow>, today: Date) -> Vec<Row> {
@@ -117,6 +118,8 @@ pub async fn list(mut ctx: Ctx) -> AppResult<Response> {
         mine: rows(mine, today),
         outgoing_heading,
         outgoing: outgoing.map(|l| rows(l, today)),
+        may_cohort: ctx.user.has_role(Role::MunicipalAdmin)
+            || ctx.user.has_role(Role::InstitutionLeader),
     };
     Ok(web::render(&page)?.into_response())
 }

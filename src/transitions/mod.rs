@@ -5,6 +5,7 @@
 //! (`acts_for`); staff of the receiving institution may see the transition but not act (403);
 //! anybody else gets 404 for its id, so ids leak nothing.
 
+pub mod cohort;
 pub mod handlers;
 pub mod queries;
 pub mod status;
@@ -20,6 +21,10 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/transitions", get(handlers::list).post(handlers::create))
         .route("/transitions/new", get(handlers::new_form))
+        .route(
+            "/transitions/cohort",
+            get(cohort::form).post(cohort::create),
+        )
         .route("/transitions/{id}", get(handlers::show))
         .route("/transitions/{id}/status", post(handlers::change_status))
         .route("/transitions/{id}/responsible", post(handlers::reassign))

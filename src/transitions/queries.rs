@@ -310,3 +310,128 @@ pub async fn set_responsible(
     .await?;
     Ok(())
 }
+
+/// A cluster, for the administrator's cohort choice.
+pub async fn clusters(tx: &mut Tx, municipality_id: Uuid) -> Result<Vec<Choice>, sqlx::Error> {
+    sqlx::query_as!(
+        Choice,
+        "SELECT id, name FROM clusters WHERE municipality_id = $1 ORDER BY name, id",
+        municipality_id
+    )
+    .fetch_all(&mut **tx)
+    .await
+}
+
+/// The active institutions of a cluster.
+pub async fn cluster_institutions(
+    tx: &mut Tx,
+    municipality_id: Uuid,
+    cluster_id: Uuid,
+) -> Result<Vec<Uuid>, sqlx::Error> {
+    sqlx::query_scalar!(
+        "SELECT id FROM institutions WHERE municipality_id = $1 AND cluster_id = $2 AND is_active",
+        municipality_id,
+        cluster_id
+    )
+    .fetch_all(&mut **tx)
+    .await
+}
+
+/// The cohort: children born in `year` enrolled today at one of `institutions` (not the receiving
+/// one), each with the institution it is sent from, and whether it already has an open
+/// transition of `kind` (those are skipped).
+pub struct CohortChild {
+    pub child_id: Uuid,
+    pub sending_institution_id: Uuid,
+    pub has_open: bool,
+}
+
+pub async fn cohort(
+    tx: &mut Tx,
+    municipality_id: Uuid,
+    year: i32,
+    institutions: &[Uuid],
+    receiving: Uuid,
+    kind: TransitionKind,
+) -> Result<Vec<CohortChild>, sqlx::Error> {
+    sqlx::query_as!(
+        CohortChild,
+        r#"SELECT DISTINCT ON (c.id) c.id AS child_id, e.institution_id AS sending_institution_id,
+                  EXISTS (SELECT 1 FROM transitions t
+                          WHERE t.municipality_id = c.municipality_id AND t.child_id = c.id
+                            AND t.kind = $5 AND t.status NOT IN ('closed', 'cancelled')) AS "has_open!"
+           FROM children c
+           JOIN enrolments e ON e.municipality_id = c.municipality_id AND e.child_id = c.id
+           WHERE c.municipality_id = $1
+             AND c.birth_date >= make_date($2, 1, 1) AND c.birth_date < make_date($2 + 1, 1, 1)
+             AND e.institution_id = ANY($3) AND e.institution_id <> $4
+             AND e.starts_on <= current_date AND (e.ends_on IS NULL OR e.ends_on >= current_date)
+           ORDER BY c.id, e.starts_on DESC, e.id"#,
+        municipality_id,
+        year,
+        institutions,
+        receiving,
+        kind.as_str()
+    )
+    .fetch_all(&mut **tx)
+    .await
+}
+
+/// Creates the cohort's transitions, their creation events and one audit entry each, in three
+/// statements (a cohort can be a whole municipality's year).
+#[allow(clippy::too_many_arguments)]
+pub async fn insert_cohort(
+    tx: &mut Tx,
+    actor: &crate::audit::Actor,
+    municipality_id: Uuid,
+    children: &[Uuid],
+    sending: &[Uuid],
+    receiving: Uuid,
+    kind: TransitionKind,
+    planned_date: Date,
+    template_id: Uuid,
+    responsible: Option<Uuid>,
+) -> Result<u64, sqlx::Error> {
+    let rows = sqlx::query!(
+        "INSERT INTO transitions (municipality_id, child_id, sending_institution_id,
+                                  receiving_institution_id, kind, planned_date, template_id,
+                                  responsible_user_id)
+         SELECT $1, c, s, $4, $5, $6, $7, $8 FROM UNNEST($2::uuid[], $3::uuid[]) AS x(c, s)
+         RETURNING id, child_id",
+        municipality_id,
+        children,
+        sending,
+        receiving,
+        kind.as_str(),
+        planned_date,
+        template_id,
+        responsible
+    )
+    .fetch_all(&mut **tx)
+    .await?;
+    let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
+    let child_ids: Vec<Uuid> = rows.iter().map(|r| r.child_id).collect();
+    sqlx::query!(
+        "INSERT INTO transition_events (municipality_id, transition_id, user_id, to_status, note)
+         SELECT $1, t, $2, 'draft', 'Oprettet for en årgang' FROM UNNEST($3::uuid[]) AS t",
+        municipality_id,
+        actor.user_id,
+        &ids[..]
+    )
+    .execute(&mut **tx)
+    .await?;
+    sqlx::query!(
+        "INSERT INTO audit_log (municipality_id, user_id, role, action, entity_type, entity_id, child_id, client_addr)
+         SELECT $1, $2, $3, 'create', 'transition', t, c, $4
+         FROM UNNEST($5::uuid[], $6::uuid[]) AS x(t, c)",
+        actor.municipality_id,
+        actor.user_id,
+        actor.role,
+        actor.client_addr.map(sqlx::types::ipnetwork::IpNetwork::from),
+        &ids[..],
+        &child_ids[..]
+    )
+    .execute(&mut **tx)
+    .await?;
+    Ok(rows.len() as u64)
+}

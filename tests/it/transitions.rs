@@ -425,3 +425,98 @@ async fn status_moves_are_checked_versioned_and_recorded() {
         .await;
     assert!(denied.is_err(), "the app role may not delete events");
 }
+
+#[tokio::test]
+async fn a_cohort_is_previewed_then_created_skipping_open_ones() {
+    let app = spawn_app().await;
+    let school = institution(&app, "Bakkeskolen").await;
+    let solsikken = institution(&app, "Børnehaven Solsikken").await;
+    let pedagogue = user(&app, PAEDAGOG).await;
+    let a = seed_child(&app, "Børnehaven Solsikken", "Asta", "2019-02-02").await;
+    seed_child(&app, "Børnehaven Solsikken", "Bent", "2019-11-30").await;
+    seed_child(&app, "Børnehaven Solsikken", "Carl", "2018-12-31").await;
+    let expected: i64 = {
+        let mut conn = app.owner_conn().await;
+        sqlx::query_scalar(
+            "SELECT count(DISTINCT c.id) FROM children c JOIN enrolments e ON e.child_id = c.id
+             WHERE e.institution_id = $1 AND extract(year FROM c.birth_date) = 2019
+               AND e.starts_on <= current_date AND (e.ends_on IS NULL OR e.ends_on >= current_date)",
+        )
+        .bind(solsikken)
+        .fetch_one(&mut conn)
+        .await
+        .unwrap()
+    };
+    // Asta already has an open transition of the kind.
+    let leader = app.login(LEDER).await;
+    let first = transition_id(&create(&leader, a, school, "kindergarten_school", "").await);
+
+    // Staff may not create cohorts.
+    let staff = app.login(PAEDAGOG).await;
+    assert_eq!(
+        staff.get("/transitions/cohort").await.status(),
+        StatusCode::FORBIDDEN
+    );
+
+    let token = leader.csrf("/transitions/cohort").await;
+    let solsikken = solsikken.to_string();
+    let school = school.to_string();
+    let pedagogue = pedagogue.to_string();
+    let mut fields = vec![
+        ("_csrf", token.as_str()),
+        ("birth_year", "2019"),
+        ("institutions", solsikken.as_str()),
+        ("receiving_institution_id", school.as_str()),
+        ("kind", "kindergarten_school"),
+        ("planned_date", "2026-08-01"),
+        ("responsible_user_id", pedagogue.as_str()),
+    ];
+    let r = leader.post_form("/transitions/cohort", &fields).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let html = r.text().await.unwrap();
+    assert!(
+        html.contains(&format!("{} børn får en overgang", expected - 1))
+            || html.contains("1 barn får en overgang"),
+        "{html}"
+    );
+    assert!(html.contains("1 springes over"));
+    let mut conn = app.owner_conn().await;
+    assert_eq!(count(&mut conn).await, 1, "a preview creates nothing");
+
+    fields.push(("confirm", "ja"));
+    let r = leader.post_form("/transitions/cohort", &fields).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&r), "/transitions");
+    assert_eq!(count(&mut conn).await, expected);
+    let (_, html) = leader.get_text("/transitions").await;
+    assert!(html.contains("1 barn blev sprunget over"), "{html}");
+    let events: i64 = sqlx::query_scalar("SELECT count(*) FROM transition_events")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(events, expected);
+    assert_eq!(row(&app, first).await.1, 1, "the existing one is untouched");
+    // The pedagogue holds the relay for the new ones.
+    let (_, html) = staff.get_text("/transitions").await;
+    assert!(html.contains("Bent Overgang") && !html.contains("Carl Overgang"));
+
+    // Bad input: field errors.
+    let r = leader
+        .post_form(
+            "/transitions/cohort",
+            &[
+                ("_csrf", token.as_str()),
+                ("birth_year", "abc"),
+                ("institutions", "x"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+}
+
+async fn count(conn: &mut sqlx::PgConnection) -> i64 {
+    sqlx::query_scalar("SELECT count(*) FROM transitions")
+        .fetch_one(conn)
+        .await
+        .unwrap()
+}
