@@ -15,6 +15,7 @@ pub mod platform;
 pub mod seed;
 pub mod server;
 pub mod state;
+pub mod transitions;
 pub mod users;
 pub mod web;
 
@@ -38,6 +39,7 @@ pub fn router(state: AppState) -> Router {
         .merge(import::router())
         .merge(forms::router())
         .merge(users::router())
+        .merge(transitions::router())
         .merge(pages::router())
         .fallback(web::not_found)
         .method_not_allowed_fallback(web::method_not_allowed)

@@ -69,6 +69,7 @@ pub fn navigation(user: &CurrentUser) -> Vec<(&'static str, &'static str)> {
     }
     if user.can(Permission::ViewChildren) {
         nav.push(("/children", "Børn"));
+        nav.push(("/transitions", "Overgange"));
     }
     if user.can(Permission::AdministerMunicipality) {
         nav.push(("/institutions", "Institutioner"));

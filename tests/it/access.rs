@@ -94,6 +94,14 @@ const EXPECTED: &[(&str, &str, [u16; 10])] = &[
     ("POST", "/templates/{id}/sections/{section}/delete",  [303, 403, 409, 403, 403, 403, 403, 403, 404, 403]),
     ("POST", "/templates/{id}/sections/{section}/move",    [303, 403, 409, 403, 403, 403, 403, 403, 404, 403]),
     ("POST", "/templates/{id}/sections/{section}/questions", [303, 403, 409, 403, 403, 403, 403, 403, 404, 403]),
+    ("GET", "/transitions",                                [303, 403, 200, 200, 200, 200, 403, 403, 200, 200]),
+    ("POST", "/transitions",                               [303, 403, 422, 422, 422, 422, 403, 403, 422, 422]),
+    ("GET", "/transitions/cohort",                         [303, 403, 200, 200, 403, 403, 403, 403, 200, 403]),
+    ("POST", "/transitions/cohort",                        [303, 403, 422, 422, 403, 403, 403, 403, 422, 403]),
+    ("GET", "/transitions/new",                            [303, 403, 200, 200, 200, 200, 403, 403, 200, 200]),
+    ("GET", "/transitions/{id}",                           [303, 403, 200, 200, 200, 200, 403, 403, 404, 404]),
+    ("POST", "/transitions/{id}/responsible",              [303, 403, 400, 400, 403, 403, 403, 403, 404, 404]),
+    ("POST", "/transitions/{id}/status",                   [303, 403, 400, 400, 400, 403, 403, 403, 404, 404]),
     ("GET", "/users",                                      [303, 403, 200, 200, 403, 403, 403, 403, 200, 403]),
     ("GET", "/users/invite",                               [303, 403, 200, 200, 403, 403, 403, 403, 200, 403]),
     ("POST", "/users/invite",                              [303, 403, 422, 422, 403, 403, 403, 403, 422, 403]),
@@ -190,6 +198,8 @@ struct Fixture {
     /// A pedagogue at Solsikken and their role there.
     user: Uuid,
     assignment: Uuid,
+    /// The child's transition from Solsikken to Bakkeskolen.
+    transition: Uuid,
 }
 
 async fn fixture(app: &TestApp) -> Fixture {
@@ -240,12 +250,28 @@ async fn fixture(app: &TestApp) -> Fixture {
     .fetch_one(&mut conn)
     .await
     .unwrap();
+    let transition: Uuid = sqlx::query_scalar(
+        "INSERT INTO transitions (municipality_id, child_id, sending_institution_id, receiving_institution_id,
+                                  kind, planned_date, template_id)
+         SELECT $1, $2, $3, r.id, 'kindergarten_school', DATE '2027-08-01', t.id
+         FROM institutions r, form_templates t
+         WHERE r.municipality_id = $1 AND r.name = 'Bakkeskolen'
+           AND t.municipality_id = $1 AND t.transition_kind = 'kindergarten_school' AND t.status = 'published'
+         RETURNING id",
+    )
+    .bind(m)
+    .bind(child)
+    .bind(inst)
+    .fetch_one(&mut conn)
+    .await
+    .unwrap();
     Fixture {
         child,
         guardian,
         enrolment,
         user,
         assignment,
+        transition,
     }
 }
 
@@ -276,6 +302,8 @@ async fn fill(app: &TestApp, pattern: &str, f: &Fixture) -> String {
         f.child
     } else if pattern.starts_with("/users/") {
         f.user
+    } else if pattern.starts_with("/transitions/") {
+        f.transition
     } else if pattern.starts_with("/institutions/") {
         one("SELECT id FROM institutions WHERE name = 'Børnehaven Solsikken'")
             .fetch_one(&mut conn)
@@ -335,6 +363,9 @@ async fn snapshot(app: &TestApp) -> Vec<i64> {
         "SELECT count(*) FROM clusters",
         "SELECT count(*) FROM imports",
         "SELECT count(*) FROM user_tokens",
+        // a POST with no fields must never move or reassign a transition
+        "SELECT count(*) FROM transition_events",
+        "SELECT count(*) FROM transitions WHERE version <> 1",
     ] {
         counts.push(sqlx::query_scalar(sql).fetch_one(&mut conn).await.unwrap());
     }

@@ -11,4 +11,5 @@ mod institutions;
 mod pages;
 mod platform;
 mod tenancy;
+mod transitions;
 mod users;

@@ -1,0 +1,31 @@
+//! Transitions: a child's move from a sending to a receiving institution, with its status
+//! machine (`status`), the worklist, the creation of one transition and the relay holder.
+//!
+//! Who may: administrators, and leaders and staff of the SENDING institution, create and act
+//! (`acts_for`); staff of the receiving institution may see the transition but not act (403);
+//! anybody else gets 404 for its id, so ids leak nothing.
+
+pub mod cohort;
+pub mod handlers;
+pub mod queries;
+pub mod status;
+
+use axum::{
+    routing::{get, post},
+    Router,
+};
+
+use crate::state::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/transitions", get(handlers::list).post(handlers::create))
+        .route("/transitions/new", get(handlers::new_form))
+        .route(
+            "/transitions/cohort",
+            get(cohort::form).post(cohort::create),
+        )
+        .route("/transitions/{id}", get(handlers::show))
+        .route("/transitions/{id}/status", post(handlers::change_status))
+        .route("/transitions/{id}/responsible", post(handlers::reassign))
+}

@@ -1,0 +1,437 @@
+//! The transitions' SQL. Every query names the municipality explicitly (RLS is the second lock).
+
+use time::Date;
+use uuid::Uuid;
+
+use crate::{auth::ChildScope, db::Tx, forms::TransitionKind};
+
+/// An id and a name, for selects.
+pub struct Choice {
+    pub id: Uuid,
+    pub name: String,
+}
+
+/// The kinds the municipality has switched on, in the order children meet them.
+pub async fn enabled_kinds(
+    tx: &mut Tx,
+    municipality_id: Uuid,
+) -> Result<Vec<TransitionKind>, sqlx::Error> {
+    let kinds: Vec<String> = sqlx::query_scalar!(
+        "SELECT enabled_transition_kinds FROM municipalities WHERE id = $1",
+        municipality_id
+    )
+    .fetch_optional(&mut **tx)
+    .await?
+    .unwrap_or_default();
+    Ok(TransitionKind::ALL
+        .into_iter()
+        .filter(|k| kinds.iter().any(|s| s == k.as_str()))
+        .collect())
+}
+
+/// Every active institution of the municipality: a child may move to any of them.
+pub async fn active_institutions(
+    tx: &mut Tx,
+    municipality_id: Uuid,
+) -> Result<Vec<Choice>, sqlx::Error> {
+    sqlx::query_as!(
+        Choice,
+        "SELECT id, name FROM institutions WHERE municipality_id = $1 AND is_active ORDER BY name, id",
+        municipality_id
+    )
+    .fetch_all(&mut **tx)
+    .await
+}
+
+/// The children the user may start a transition for: in scope and enrolled today at an
+/// institution the user works at (administrators: anywhere).
+pub async fn child_choices(
+    tx: &mut Tx,
+    municipality_id: Uuid,
+    scope: &ChildScope,
+) -> Result<Vec<Choice>, sqlx::Error> {
+    let (all, ids) = scope.as_params();
+    sqlx::query_as!(
+        Choice,
+        r#"SELECT c.id, c.first_name || ' ' || c.last_name AS "name!"
+           FROM children c
+           WHERE c.municipality_id = $1
+             AND EXISTS (SELECT 1 FROM enrolments e
+                         WHERE e.municipality_id = c.municipality_id AND e.child_id = c.id
+                           AND ($2 OR e.institution_id = ANY($3))
+                           AND e.starts_on <= current_date
+                           AND (e.ends_on IS NULL OR e.ends_on >= current_date))
+           ORDER BY c.first_name, c.last_name, c.id
+           LIMIT 2000"#,
+        municipality_id,
+        all,
+        &ids[..]
+    )
+    .fetch_all(&mut **tx)
+    .await
+}
+
+/// The sending institution: where the child is enrolled today, within the user's scope.
+pub async fn current_institution(
+    tx: &mut Tx,
+    municipality_id: Uuid,
+    scope: &ChildScope,
+    child_id: Uuid,
+) -> Result<Option<Choice>, sqlx::Error> {
+    let (all, ids) = scope.as_params();
+    sqlx::query_as!(
+        Choice,
+        "SELECT i.id, i.name
+         FROM enrolments e
+         JOIN institutions i ON i.municipality_id = e.municipality_id AND i.id = e.institution_id
+         WHERE e.municipality_id = $1 AND e.child_id = $4
+           AND ($2 OR e.institution_id = ANY($3))
+           AND e.starts_on <= current_date
+           AND (e.ends_on IS NULL OR e.ends_on >= current_date)
+         ORDER BY e.starts_on DESC, e.id
+         LIMIT 1",
+        municipality_id,
+        all,
+        &ids[..],
+        child_id
+    )
+    .fetch_optional(&mut **tx)
+    .await
+}
+
+/// Active users with a staff or leader role at `institution`: who can hold the relay.
+pub async fn staff_of(
+    tx: &mut Tx,
+    municipality_id: Uuid,
+    institution: Uuid,
+) -> Result<Vec<Choice>, sqlx::Error> {
+    sqlx::query_as!(
+        Choice,
+        "SELECT DISTINCT u.id, u.name
+         FROM users u
+         JOIN role_assignments r ON r.municipality_id = u.municipality_id AND r.user_id = u.id
+         WHERE u.municipality_id = $1 AND r.institution_id = $2 AND u.is_active
+           AND r.role IN ('staff', 'institution_leader')
+         ORDER BY u.name, u.id",
+        municipality_id,
+        institution
+    )
+    .fetch_all(&mut **tx)
+    .await
+}
+
+pub struct NewTransition {
+    pub child_id: Uuid,
+    pub sending_institution_id: Uuid,
+    pub receiving_institution_id: Uuid,
+    pub kind: TransitionKind,
+    pub planned_date: Date,
+    pub template_id: Uuid,
+    pub responsible_user_id: Option<Uuid>,
+}
+
+pub async fn insert(
+    tx: &mut Tx,
+    municipality_id: Uuid,
+    t: &NewTransition,
+) -> Result<Uuid, sqlx::Error> {
+    sqlx::query_scalar!(
+        "INSERT INTO transitions (municipality_id, child_id, sending_institution_id,
+                                  receiving_institution_id, kind, planned_date, template_id,
+                                  responsible_user_id)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+        municipality_id,
+        t.child_id,
+        t.sending_institution_id,
+        t.receiving_institution_id,
+        t.kind.as_str(),
+        t.planned_date,
+        t.template_id,
+        t.responsible_user_id
+    )
+    .fetch_one(&mut **tx)
+    .await
+}
+
+/// One transition as its page shows it.
+pub struct Transition {
+    pub id: Uuid,
+    pub child_id: Uuid,
+    pub child_name: String,
+    pub sending_institution_id: Uuid,
+    pub sending_name: String,
+    pub receiving_institution_id: Uuid,
+    pub receiving_name: String,
+    pub kind: String,
+    pub planned_date: Date,
+    pub template_title: String,
+    pub template_version: i32,
+    pub responsible_user_id: Option<Uuid>,
+    pub responsible_name: Option<String>,
+    pub status: String,
+    pub version: i32,
+}
+
+/// The transition if the user may see it: administrators all of the municipality's, leaders and
+/// staff those from or to their institutions. Else `None`, answered as 404.
+pub async fn find(
+    tx: &mut Tx,
+    municipality_id: Uuid,
+    scope: &ChildScope,
+    id: Uuid,
+) -> Result<Option<Transition>, sqlx::Error> {
+    let (all, ids) = scope.as_params();
+    sqlx::query_as!(
+        Transition,
+        r#"SELECT t.id, t.child_id, c.first_name || ' ' || c.last_name AS "child_name!",
+                  t.sending_institution_id, s.name AS sending_name,
+                  t.receiving_institution_id, r.name AS receiving_name,
+                  t.kind, t.planned_date, f.title AS template_title, f.version AS template_version,
+                  t.responsible_user_id, u.name AS "responsible_name?", t.status, t.version
+           FROM transitions t
+           JOIN children c ON c.municipality_id = t.municipality_id AND c.id = t.child_id
+           JOIN institutions s ON s.municipality_id = t.municipality_id AND s.id = t.sending_institution_id
+           JOIN institutions r ON r.municipality_id = t.municipality_id AND r.id = t.receiving_institution_id
+           JOIN form_templates f ON f.municipality_id = t.municipality_id AND f.id = t.template_id
+           LEFT JOIN users u ON u.municipality_id = t.municipality_id AND u.id = t.responsible_user_id
+           WHERE t.municipality_id = $1 AND t.id = $4
+             AND ($2 OR t.sending_institution_id = ANY($3) OR t.receiving_institution_id = ANY($3))"#,
+        municipality_id,
+        all,
+        &ids[..],
+        id
+    )
+    .fetch_optional(&mut **tx)
+    .await
+}
+
+pub struct Event {
+    pub at: time::OffsetDateTime,
+    pub user_name: Option<String>,
+    pub from_status: Option<String>,
+    pub to_status: String,
+    pub note: Option<String>,
+}
+
+pub async fn events(
+    tx: &mut Tx,
+    municipality_id: Uuid,
+    transition_id: Uuid,
+) -> Result<Vec<Event>, sqlx::Error> {
+    sqlx::query_as!(
+        Event,
+        r#"SELECT e.at, u.name AS "user_name?", e.from_status, e.to_status, e.note
+           FROM transition_events e
+           LEFT JOIN users u ON u.municipality_id = e.municipality_id AND u.id = e.user_id
+           WHERE e.municipality_id = $1 AND e.transition_id = $2
+           ORDER BY e.at, e.id"#,
+        municipality_id,
+        transition_id
+    )
+    .fetch_all(&mut **tx)
+    .await
+}
+
+/// A row of the worklist.
+pub struct ListRow {
+    pub id: Uuid,
+    pub child_name: String,
+    pub receiving_name: String,
+    pub kind: String,
+    pub planned_date: Date,
+    pub status: String,
+}
+
+/// Open transitions the user holds the relay for.
+pub async fn mine(
+    tx: &mut Tx,
+    municipality_id: Uuid,
+    user_id: Uuid,
+) -> Result<Vec<ListRow>, sqlx::Error> {
+    sqlx::query_as!(
+        ListRow,
+        r#"SELECT t.id, c.first_name || ' ' || c.last_name AS "child_name!", r.name AS receiving_name,
+                  t.kind, t.planned_date, t.status
+           FROM transitions t
+           JOIN children c ON c.municipality_id = t.municipality_id AND c.id = t.child_id
+           JOIN institutions r ON r.municipality_id = t.municipality_id AND r.id = t.receiving_institution_id
+           WHERE t.municipality_id = $1 AND t.responsible_user_id = $2
+             AND t.status NOT IN ('closed', 'cancelled')
+           ORDER BY t.planned_date, c.first_name, t.id
+           LIMIT 500"#,
+        municipality_id,
+        user_id
+    )
+    .fetch_all(&mut **tx)
+    .await
+}
+
+/// Open transitions sent from the institutions (or, with `all`, the whole municipality).
+pub async fn outgoing(
+    tx: &mut Tx,
+    municipality_id: Uuid,
+    all: bool,
+    institutions: &[Uuid],
+) -> Result<Vec<ListRow>, sqlx::Error> {
+    sqlx::query_as!(
+        ListRow,
+        r#"SELECT t.id, c.first_name || ' ' || c.last_name AS "child_name!", r.name AS receiving_name,
+                  t.kind, t.planned_date, t.status
+           FROM transitions t
+           JOIN children c ON c.municipality_id = t.municipality_id AND c.id = t.child_id
+           JOIN institutions r ON r.municipality_id = t.municipality_id AND r.id = t.receiving_institution_id
+           WHERE t.municipality_id = $1 AND ($2 OR t.sending_institution_id = ANY($3))
+             AND t.status NOT IN ('closed', 'cancelled')
+           ORDER BY t.planned_date, c.first_name, t.id
+           LIMIT 500"#,
+        municipality_id,
+        all,
+        institutions
+    )
+    .fetch_all(&mut **tx)
+    .await
+}
+
+/// Reassigns the relay; bumps the version so a form opened before it is answered with a conflict.
+pub async fn set_responsible(
+    tx: &mut Tx,
+    municipality_id: Uuid,
+    id: Uuid,
+    user_id: Option<Uuid>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        "UPDATE transitions SET responsible_user_id = $3, version = version + 1, updated_at = now()
+         WHERE municipality_id = $1 AND id = $2",
+        municipality_id,
+        id,
+        user_id
+    )
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// A cluster, for the administrator's cohort choice.
+pub async fn clusters(tx: &mut Tx, municipality_id: Uuid) -> Result<Vec<Choice>, sqlx::Error> {
+    sqlx::query_as!(
+        Choice,
+        "SELECT id, name FROM clusters WHERE municipality_id = $1 ORDER BY name, id",
+        municipality_id
+    )
+    .fetch_all(&mut **tx)
+    .await
+}
+
+/// The active institutions of a cluster.
+pub async fn cluster_institutions(
+    tx: &mut Tx,
+    municipality_id: Uuid,
+    cluster_id: Uuid,
+) -> Result<Vec<Uuid>, sqlx::Error> {
+    sqlx::query_scalar!(
+        "SELECT id FROM institutions WHERE municipality_id = $1 AND cluster_id = $2 AND is_active",
+        municipality_id,
+        cluster_id
+    )
+    .fetch_all(&mut **tx)
+    .await
+}
+
+/// The cohort: children born in `year` enrolled today at one of `institutions` (not the receiving
+/// one), each with the institution it is sent from, and whether it already has an open
+/// transition of `kind` (those are skipped).
+pub struct CohortChild {
+    pub child_id: Uuid,
+    pub sending_institution_id: Uuid,
+    pub has_open: bool,
+}
+
+pub async fn cohort(
+    tx: &mut Tx,
+    municipality_id: Uuid,
+    year: i32,
+    institutions: &[Uuid],
+    receiving: Uuid,
+    kind: TransitionKind,
+) -> Result<Vec<CohortChild>, sqlx::Error> {
+    sqlx::query_as!(
+        CohortChild,
+        r#"SELECT DISTINCT ON (c.id) c.id AS child_id, e.institution_id AS sending_institution_id,
+                  EXISTS (SELECT 1 FROM transitions t
+                          WHERE t.municipality_id = c.municipality_id AND t.child_id = c.id
+                            AND t.kind = $5 AND t.status NOT IN ('closed', 'cancelled')) AS "has_open!"
+           FROM children c
+           JOIN enrolments e ON e.municipality_id = c.municipality_id AND e.child_id = c.id
+           WHERE c.municipality_id = $1
+             AND c.birth_date >= make_date($2, 1, 1) AND c.birth_date < make_date($2 + 1, 1, 1)
+             AND e.institution_id = ANY($3) AND e.institution_id <> $4
+             AND e.starts_on <= current_date AND (e.ends_on IS NULL OR e.ends_on >= current_date)
+           ORDER BY c.id, e.starts_on DESC, e.id"#,
+        municipality_id,
+        year,
+        institutions,
+        receiving,
+        kind.as_str()
+    )
+    .fetch_all(&mut **tx)
+    .await
+}
+
+/// Creates the cohort's transitions, their creation events and one audit entry each, in three
+/// statements (a cohort can be a whole municipality's year).
+#[allow(clippy::too_many_arguments)]
+pub async fn insert_cohort(
+    tx: &mut Tx,
+    actor: &crate::audit::Actor,
+    municipality_id: Uuid,
+    children: &[Uuid],
+    sending: &[Uuid],
+    receiving: Uuid,
+    kind: TransitionKind,
+    planned_date: Date,
+    template_id: Uuid,
+    responsible: Option<Uuid>,
+) -> Result<u64, sqlx::Error> {
+    let rows = sqlx::query!(
+        "INSERT INTO transitions (municipality_id, child_id, sending_institution_id,
+                                  receiving_institution_id, kind, planned_date, template_id,
+                                  responsible_user_id)
+         SELECT $1, c, s, $4, $5, $6, $7, $8 FROM UNNEST($2::uuid[], $3::uuid[]) AS x(c, s)
+         RETURNING id, child_id",
+        municipality_id,
+        children,
+        sending,
+        receiving,
+        kind.as_str(),
+        planned_date,
+        template_id,
+        responsible
+    )
+    .fetch_all(&mut **tx)
+    .await?;
+    let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
+    let child_ids: Vec<Uuid> = rows.iter().map(|r| r.child_id).collect();
+    sqlx::query!(
+        "INSERT INTO transition_events (municipality_id, transition_id, user_id, to_status, note)
+         SELECT $1, t, $2, 'draft', 'Oprettet for en årgang' FROM UNNEST($3::uuid[]) AS t",
+        municipality_id,
+        actor.user_id,
+        &ids[..]
+    )
+    .execute(&mut **tx)
+    .await?;
+    sqlx::query!(
+        "INSERT INTO audit_log (municipality_id, user_id, role, action, entity_type, entity_id, child_id, client_addr)
+         SELECT $1, $2, $3, 'create', 'transition', t, c, $4
+         FROM UNNEST($5::uuid[], $6::uuid[]) AS x(t, c)",
+        actor.municipality_id,
+        actor.user_id,
+        actor.role,
+        actor.client_addr.map(sqlx::types::ipnetwork::IpNetwork::from),
+        &ids[..],
+        &child_ids[..]
+    )
+    .execute(&mut **tx)
+    .await?;
+    Ok(rows.len() as u64)
+}

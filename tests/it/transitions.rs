@@ -1,0 +1,522 @@
+//! Transitions through the real server: creation and its refusals, the worklist per role,
+//! the relay holder, the status machine with its history and optimistic version check.
+
+use reqwest::StatusCode;
+use uuid::Uuid;
+
+use crate::common::{location, spawn_app, Client, TestApp};
+
+const PAEDAGOG: &str = "paedagog@vejle.overgang.test";
+const LEDER: &str = "leder@vejle.overgang.test";
+const LAERER: &str = "laerer@vejle.overgang.test";
+const ADMIN: &str = "admin@vejle.overgang.test";
+const STEVNS_ADMIN: &str = "admin@stevns.overgang.test";
+
+async fn id_of(app: &TestApp, sql: &str, bind: &str) -> Uuid {
+    let mut conn = app.owner_conn().await;
+    sqlx::query_scalar(sql)
+        .bind(bind)
+        .fetch_one(&mut conn)
+        .await
+        .unwrap()
+}
+
+async fn institution(app: &TestApp, name: &str) -> Uuid {
+    id_of(app, "SELECT id FROM institutions WHERE name = $1", name).await
+}
+
+async fn user(app: &TestApp, email: &str) -> Uuid {
+    id_of(app, "SELECT id FROM users WHERE email = $1", email).await
+}
+
+/// A child enrolled today at `institution_name`, born on `birth`.
+async fn seed_child(app: &TestApp, institution_name: &str, first: &str, birth: &str) -> Uuid {
+    let mut conn = app.owner_conn().await;
+    let (m, inst): (Uuid, Uuid) =
+        sqlx::query_as("SELECT municipality_id, id FROM institutions WHERE name = $1")
+            .bind(institution_name)
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+    let id: Uuid = sqlx::query_scalar(
+        "INSERT INTO children (municipality_id, first_name, last_name, birth_date)
+         VALUES ($1, $2, 'Overgang', $3::date) RETURNING id",
+    )
+    .bind(m)
+    .bind(first)
+    .bind(birth)
+    .fetch_one(&mut conn)
+    .await
+    .unwrap();
+    sqlx::query(
+        "INSERT INTO enrolments (municipality_id, child_id, institution_id, starts_on)
+         VALUES ($1, $2, $3, current_date - 30)",
+    )
+    .bind(m)
+    .bind(id)
+    .bind(inst)
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    id
+}
+
+async fn create(
+    c: &Client,
+    child: Uuid,
+    receiving: Uuid,
+    kind: &str,
+    responsible: &str,
+) -> reqwest::Response {
+    let token = c.csrf(&format!("/transitions/new?child={child}")).await;
+    c.post_form(
+        "/transitions",
+        &[
+            ("_csrf", &token),
+            ("child_id", &child.to_string()),
+            ("receiving_institution_id", &receiving.to_string()),
+            ("kind", kind),
+            ("planned_date", "2027-08-01"),
+            ("responsible_user_id", responsible),
+        ],
+    )
+    .await
+}
+
+fn transition_id(r: &reqwest::Response) -> Uuid {
+    location(r)
+        .strip_prefix("/transitions/")
+        .expect("redirect to the transition")
+        .parse()
+        .unwrap()
+}
+
+async fn row(app: &TestApp, id: Uuid) -> (String, i32, Option<Uuid>) {
+    let mut conn = app.owner_conn().await;
+    sqlx::query_as("SELECT status, version, responsible_user_id FROM transitions WHERE id = $1")
+        .bind(id)
+        .fetch_one(&mut conn)
+        .await
+        .unwrap()
+}
+
+async fn events(app: &TestApp, id: Uuid) -> Vec<(Option<String>, String)> {
+    let mut conn = app.owner_conn().await;
+    sqlx::query_as(
+        "SELECT from_status, to_status FROM transition_events WHERE transition_id = $1 ORDER BY at, id",
+    )
+    .bind(id)
+    .fetch_all(&mut conn)
+    .await
+    .unwrap()
+}
+
+async fn move_to(c: &Client, id: Uuid, to: &str, version: i32) -> reqwest::Response {
+    let token = c.csrf("/transitions").await;
+    c.post_form(
+        &format!("/transitions/{id}/status"),
+        &[
+            ("_csrf", &token),
+            ("to", to),
+            ("version", &version.to_string()),
+        ],
+    )
+    .await
+}
+
+#[tokio::test]
+async fn create_one_transition_and_its_refusals() {
+    let app = spawn_app().await;
+    let child = seed_child(&app, "Børnehaven Solsikken", "Ida", "2021-03-03").await;
+    let school = institution(&app, "Bakkeskolen").await;
+    let pedagogue = user(&app, PAEDAGOG).await;
+    let c = app.login(PAEDAGOG).await;
+
+    // The form offers the child, defaults the relay to the creator.
+    let (status, html) = c.get_text(&format!("/transitions/new?child={child}")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        html.contains("Børnehaven Solsikken"),
+        "sending institution shown"
+    );
+    assert!(html.contains(&format!("value=\"{pedagogue}\" selected")));
+
+    let r = create(
+        &c,
+        child,
+        school,
+        "kindergarten_school",
+        &pedagogue.to_string(),
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let id = transition_id(&r);
+    let (status, version, responsible) = row(&app, id).await;
+    assert_eq!(
+        (status.as_str(), version, responsible),
+        ("draft", 1, Some(pedagogue))
+    );
+    assert_eq!(events(&app, id).await, vec![(None, "draft".to_string())]);
+    let (status, html) = c.get_text(&format!("/transitions/{id}")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("Bakkeskolen") && html.contains("Kladde"));
+    assert!(html.contains("Send til forældrene") && html.contains("Annullér overleveringen"));
+
+    // A child outside the pedagogue's institutions: 404, on the form and on the post.
+    let other = seed_child(&app, "Bakkeskolen", "Bo", "2016-03-03").await;
+    assert_eq!(
+        c.get(&format!("/transitions/new?child={other}"))
+            .await
+            .status(),
+        StatusCode::NOT_FOUND
+    );
+    let token = c.csrf("/transitions/new").await;
+    let r = c
+        .post_form(
+            "/transitions",
+            &[("_csrf", &token), ("child_id", &other.to_string())],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+
+    // A receiving institution of another municipality is a field error, not a foreign key.
+    let stevns_inst = id_of(
+        &app,
+        "SELECT i.id FROM institutions i JOIN municipalities m ON m.id = i.municipality_id
+         WHERE m.code = $1 LIMIT 1",
+        "0336",
+    )
+    .await;
+    let r = create(&c, child, stevns_inst, "kindergarten_school", "").await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r
+        .text()
+        .await
+        .unwrap()
+        .contains("Vælg en aktiv institution i kommunen"));
+
+    // No published template of the kind: refused with a clear message.
+    let mut conn = app.owner_conn().await;
+    sqlx::query(
+        "UPDATE form_templates t SET status = 'archived' FROM municipalities m
+         WHERE m.id = t.municipality_id AND m.code = '0630' AND t.transition_kind = 'kindergarten_sfo'",
+    )
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    let r = create(&c, child, school, "kindergarten_sfo", "").await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r
+        .text()
+        .await
+        .unwrap()
+        .contains("Der er ingen offentliggjort skabelon for «Børnehave → SFO»"));
+
+    // Bad input is a field error, never a 500.
+    let r = create(&c, child, school, "bogus", "not-a-uuid").await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+
+    // Without the CSRF token nothing happens.
+    let r = c
+        .post_form(
+            "/transitions",
+            &[
+                ("child_id", &child.to_string()),
+                ("receiving_institution_id", &school.to_string()),
+                ("kind", "kindergarten_school"),
+                ("planned_date", "2027-08-01"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let r = c
+        .post_form(
+            &format!("/transitions/{id}/status"),
+            &[("to", "cancelled"), ("version", "1")],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let count: i64 = sqlx::query_scalar("SELECT count(*) FROM transitions WHERE child_id = $1")
+        .bind(child)
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(count, 1);
+
+    // The other municipality sees nothing: 404 for the page and the actions.
+    let s = app.login(STEVNS_ADMIN).await;
+    assert_eq!(
+        s.get(&format!("/transitions/{id}")).await.status(),
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        move_to(&s, id, "cancelled", 1).await.status(),
+        StatusCode::NOT_FOUND
+    );
+    let (_, html) = s.get_text("/transitions").await;
+    assert!(!html.contains("Ida Overgang"));
+    assert_eq!(row(&app, id).await.0, "draft");
+}
+
+#[tokio::test]
+async fn worklist_per_role_and_reassigning_the_relay() {
+    let app = spawn_app().await;
+    let child = seed_child(&app, "Børnehaven Solsikken", "Karla", "2021-03-03").await;
+    let school = institution(&app, "Bakkeskolen").await;
+    let pedagogue = user(&app, PAEDAGOG).await;
+    let leader = app.login(LEDER).await;
+    // The leader leaves it unassigned.
+    let r = create(&leader, child, school, "kindergarten_school", "").await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let id = transition_id(&r);
+
+    let staff = app.login(PAEDAGOG).await;
+    let (_, html) = staff.get_text("/transitions").await;
+    assert!(!html.contains("Karla Overgang"), "not the pedagogue's yet");
+    let (_, html) = leader.get_text("/transitions").await;
+    assert!(html.contains("Åbne overgange fra din institution"));
+    assert!(
+        html.contains("Karla Overgang"),
+        "the leader sees the outgoing list"
+    );
+    let (_, html) = app.login(ADMIN).await.get_text("/transitions").await;
+    assert!(
+        html.contains("Karla Overgang"),
+        "the administrator sees the municipality's"
+    );
+
+    // Staff may not reassign; the leader may.
+    let token = staff.csrf("/transitions").await;
+    let r = staff
+        .post_form(
+            &format!("/transitions/{id}/responsible"),
+            &[
+                ("_csrf", &token),
+                ("responsible_user_id", &pedagogue.to_string()),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let token = leader.csrf("/transitions").await;
+    let r = leader
+        .post_form(
+            &format!("/transitions/{id}/responsible"),
+            &[
+                ("_csrf", &token),
+                ("responsible_user_id", &pedagogue.to_string()),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(row(&app, id).await.2, Some(pedagogue));
+    // Somebody from another institution cannot hold the relay.
+    let teacher = user(&app, LAERER).await;
+    let r = leader
+        .post_form(
+            &format!("/transitions/{id}/responsible"),
+            &[
+                ("_csrf", &token),
+                ("responsible_user_id", &teacher.to_string()),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+
+    let (_, html) = staff.get_text("/transitions").await;
+    assert!(
+        html.contains("Karla Overgang"),
+        "now in the pedagogue's own list"
+    );
+    assert!(html.contains("Kladde"));
+
+    // The receiving school's teacher sees it but may not act on it.
+    let t = app.login(LAERER).await;
+    assert_eq!(
+        t.get(&format!("/transitions/{id}")).await.status(),
+        StatusCode::OK
+    );
+    let (_, version, _) = row(&app, id).await;
+    assert_eq!(
+        move_to(&t, id, "cancelled", version).await.status(),
+        StatusCode::FORBIDDEN
+    );
+}
+
+#[tokio::test]
+async fn status_moves_are_checked_versioned_and_recorded() {
+    let app = spawn_app().await;
+    let child = seed_child(&app, "Børnehaven Solsikken", "Lone", "2021-03-03").await;
+    let school = institution(&app, "Bakkeskolen").await;
+    let c = app.login(PAEDAGOG).await;
+    let id = transition_id(&create(&c, child, school, "kindergarten_school", "").await);
+
+    let r = move_to(&c, id, "with_parents", 1).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(row(&app, id).await.0, "with_parents");
+    assert_eq!(row(&app, id).await.1, 2);
+
+    // Illegal: back to draft.
+    let r = move_to(&c, id, "draft", 2).await;
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+    assert!(r
+        .text()
+        .await
+        .unwrap()
+        .contains("En overlevering med status «Hos forældrene» kan ikke flyttes til «Kladde»"));
+
+    // A stale version: somebody else moved it since the page was opened.
+    let r = move_to(&c, id, "ready", 1).await;
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+    assert!(r.text().await.unwrap().contains("ændret af en anden"));
+    assert_eq!(row(&app, id).await.0, "with_parents");
+
+    for (to, version) in [("ready", 2), ("sent", 3), ("cancelled", 4)] {
+        assert_eq!(
+            move_to(&c, id, to, version).await.status(),
+            StatusCode::SEE_OTHER,
+            "{to}"
+        );
+    }
+    // Cancelled is final.
+    let r = move_to(&c, id, "draft", 5).await;
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+    assert!(r
+        .text()
+        .await
+        .unwrap()
+        .contains("«Annulleret» kan ikke ændres"));
+    // Garbage is a 400, not a 500.
+    assert_eq!(
+        move_to(&c, id, "nonsense", 5).await.status(),
+        StatusCode::BAD_REQUEST
+    );
+
+    let history: Vec<(Option<String>, String)> = events(&app, id).await;
+    let expected: Vec<(Option<String>, String)> = [
+        (None, "draft"),
+        (Some("draft"), "with_parents"),
+        (Some("with_parents"), "ready"),
+        (Some("ready"), "sent"),
+        (Some("sent"), "cancelled"),
+    ]
+    .into_iter()
+    .map(|(f, t)| (f.map(str::to_string), t.to_string()))
+    .collect();
+    assert_eq!(history, expected);
+    let (_, html) = c.get_text(&format!("/transitions/{id}")).await;
+    assert!(html.contains("Historik") && html.contains("Annulleret"));
+    assert!(
+        !html.contains("/status\""),
+        "no actions on a cancelled transition"
+    );
+
+    // Every move is audited; the history cannot be rewritten by the app role.
+    let mut conn = app.owner_conn().await;
+    let audited: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM audit_log WHERE entity_type = 'transition' AND entity_id = $1 AND action = 'status'",
+    )
+    .bind(id)
+    .fetch_one(&mut conn)
+    .await
+    .unwrap();
+    assert_eq!(audited, 4);
+    let denied = sqlx::query("DELETE FROM transition_events")
+        .execute(&app.db)
+        .await;
+    assert!(denied.is_err(), "the app role may not delete events");
+}
+
+#[tokio::test]
+async fn a_cohort_is_previewed_then_created_skipping_open_ones() {
+    let app = spawn_app().await;
+    let school = institution(&app, "Bakkeskolen").await;
+    let solsikken = institution(&app, "Børnehaven Solsikken").await;
+    let pedagogue = user(&app, PAEDAGOG).await;
+    let a = seed_child(&app, "Børnehaven Solsikken", "Asta", "2019-02-02").await;
+    seed_child(&app, "Børnehaven Solsikken", "Bent", "2019-11-30").await;
+    seed_child(&app, "Børnehaven Solsikken", "Carl", "2018-12-31").await;
+    let expected: i64 = {
+        let mut conn = app.owner_conn().await;
+        sqlx::query_scalar(
+            "SELECT count(DISTINCT c.id) FROM children c JOIN enrolments e ON e.child_id = c.id
+             WHERE e.institution_id = $1 AND extract(year FROM c.birth_date) = 2019
+               AND e.starts_on <= current_date AND (e.ends_on IS NULL OR e.ends_on >= current_date)",
+        )
+        .bind(solsikken)
+        .fetch_one(&mut conn)
+        .await
+        .unwrap()
+    };
+    // Asta already has an open transition of the kind.
+    let leader = app.login(LEDER).await;
+    let first = transition_id(&create(&leader, a, school, "kindergarten_school", "").await);
+
+    // Staff may not create cohorts.
+    let staff = app.login(PAEDAGOG).await;
+    assert_eq!(
+        staff.get("/transitions/cohort").await.status(),
+        StatusCode::FORBIDDEN
+    );
+
+    let token = leader.csrf("/transitions/cohort").await;
+    let solsikken = solsikken.to_string();
+    let school = school.to_string();
+    let pedagogue = pedagogue.to_string();
+    let mut fields = vec![
+        ("_csrf", token.as_str()),
+        ("birth_year", "2019"),
+        ("institutions", solsikken.as_str()),
+        ("receiving_institution_id", school.as_str()),
+        ("kind", "kindergarten_school"),
+        ("planned_date", "2026-08-01"),
+        ("responsible_user_id", pedagogue.as_str()),
+    ];
+    let r = leader.post_form("/transitions/cohort", &fields).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let html = r.text().await.unwrap();
+    assert!(
+        html.contains(&format!("{} børn får en overgang", expected - 1))
+            || html.contains("1 barn får en overgang"),
+        "{html}"
+    );
+    assert!(html.contains("1 springes over"));
+    let mut conn = app.owner_conn().await;
+    assert_eq!(count(&mut conn).await, 1, "a preview creates nothing");
+
+    fields.push(("confirm", "ja"));
+    let r = leader.post_form("/transitions/cohort", &fields).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&r), "/transitions");
+    assert_eq!(count(&mut conn).await, expected);
+    let (_, html) = leader.get_text("/transitions").await;
+    assert!(html.contains("1 barn blev sprunget over"), "{html}");
+    let events: i64 = sqlx::query_scalar("SELECT count(*) FROM transition_events")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(events, expected);
+    assert_eq!(row(&app, first).await.1, 1, "the existing one is untouched");
+    // The pedagogue holds the relay for the new ones.
+    let (_, html) = staff.get_text("/transitions").await;
+    assert!(html.contains("Bent Overgang") && !html.contains("Carl Overgang"));
+
+    // Bad input: field errors.
+    let r = leader
+        .post_form(
+            "/transitions/cohort",
+            &[
+                ("_csrf", token.as_str()),
+                ("birth_year", "abc"),
+                ("institutions", "x"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+}
+
+async fn count(conn: &mut sqlx::PgConnection) -> i64 {
+    sqlx::query_scalar("SELECT count(*) FROM transitions")
+        .fetch_one(conn)
+        .await
+        .unwrap()
+}
