@@ -335,14 +335,16 @@ fn enrolment_status(starts_on: Date, ends_on: Option<Date>, today: Date) -> &'st
 pub async fn show(mut ctx: Ctx, Path(id): Path<Uuid>) -> AppResult<Response> {
     let access = Access::check(&ctx, Permission::ViewChildren)?;
     let m = access.municipality_id;
-    let child = queries::find_child(&mut ctx.tx, m, &access.scope, id)
+    let child = queries::find_child_to_view(&mut ctx.tx, m, &access.scope, id)
         .await?
         .ok_or(AppError::NotFound)?;
+    // Seeing a child through a transition is not a licence to change it.
+    let editable = queries::in_scope(&mut ctx.tx, m, &access.scope, id).await?;
     let guardians = queries::guardians(&mut ctx.tx, m, id).await?;
     let enrolments = queries::enrolments(&mut ctx.tx, m, id).await?;
     let today = queries::today(&mut ctx.tx).await?;
     audit(&mut ctx, Entry::new("read", "child", Some(id)).child(id)).await?;
-    let can_edit = ctx.user.can(Permission::EditChildren);
+    let can_edit = editable && ctx.user.can(Permission::EditChildren);
     let base = child_path(id);
     let page = ShowPage {
         layout: ctx.layout(&format!("{} {}", child.first_name, child.last_name), NAV),

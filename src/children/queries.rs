@@ -2,7 +2,9 @@
 //!
 //! Every query names the municipality explicitly (row-level security is the second line, not
 //! the first) and every query that finds a child applies the user's child scope:
-//! `$all OR EXISTS (an enrolment at one of $institutions that has not ended)`. A child outside
+//! `$all OR EXISTS (an enrolment at one of $institutions that has not ended)`. Lists and the
+//! child's page widen it with open transitions to or from those institutions (view only); edit
+//! forms and writes do not. A child outside
 //! the scope is indistinguishable from one that does not exist. The CPR number is selected
 //! only where the child is edited, and only into the `Cpr` type, which cannot print it.
 
@@ -73,12 +75,20 @@ pub async fn list(
                  AND ($2 OR EXISTS (SELECT 1 FROM enrolments e
                                     WHERE e.municipality_id = c.municipality_id AND e.child_id = c.id
                                       AND e.institution_id = ANY($3)
-                                      AND (e.ends_on IS NULL OR e.ends_on >= current_date)))
+                                      AND (e.ends_on IS NULL OR e.ends_on >= current_date))
+                   OR EXISTS (SELECT 1 FROM transitions t
+                              WHERE t.municipality_id = c.municipality_id AND t.child_id = c.id
+                                AND (t.sending_institution_id = ANY($3) OR t.receiving_institution_id = ANY($3))
+                                AND t.status NOT IN ('cancelled', 'closed')))
                  AND lower(c.first_name || ' ' || c.last_name) LIKE '%' || lower($4) || '%' ESCAPE '\'
                  AND ($5::uuid IS NULL OR EXISTS (SELECT 1 FROM enrolments e
                                     WHERE e.municipality_id = c.municipality_id AND e.child_id = c.id
                                       AND e.institution_id = $5
-                                      AND (e.ends_on IS NULL OR e.ends_on >= current_date)))
+                                      AND (e.ends_on IS NULL OR e.ends_on >= current_date))
+                   OR EXISTS (SELECT 1 FROM transitions t
+                              WHERE t.municipality_id = c.municipality_id AND t.child_id = c.id
+                                AND (t.sending_institution_id = $5 OR t.receiving_institution_id = $5)
+                                AND t.status NOT IN ('cancelled', 'closed')))
                ORDER BY lower(c.last_name), lower(c.first_name), c.id
                LIMIT $6 OFFSET $7"#,
             municipality_id,
@@ -98,12 +108,20 @@ pub async fn list(
                  AND ($2 OR EXISTS (SELECT 1 FROM enrolments e
                                     WHERE e.municipality_id = c.municipality_id AND e.child_id = c.id
                                       AND e.institution_id = ANY($3)
-                                      AND (e.ends_on IS NULL OR e.ends_on >= current_date)))
+                                      AND (e.ends_on IS NULL OR e.ends_on >= current_date))
+                   OR EXISTS (SELECT 1 FROM transitions t
+                              WHERE t.municipality_id = c.municipality_id AND t.child_id = c.id
+                                AND (t.sending_institution_id = ANY($3) OR t.receiving_institution_id = ANY($3))
+                                AND t.status NOT IN ('cancelled', 'closed')))
                  AND lower(c.first_name || ' ' || c.last_name) LIKE '%' || lower($4) || '%' ESCAPE '\'
                  AND ($5::uuid IS NULL OR EXISTS (SELECT 1 FROM enrolments e
                                     WHERE e.municipality_id = c.municipality_id AND e.child_id = c.id
                                       AND e.institution_id = $5
-                                      AND (e.ends_on IS NULL OR e.ends_on >= current_date)))"#,
+                                      AND (e.ends_on IS NULL OR e.ends_on >= current_date))
+                   OR EXISTS (SELECT 1 FROM transitions t
+                              WHERE t.municipality_id = c.municipality_id AND t.child_id = c.id
+                                AND (t.sending_institution_id = $5 OR t.receiving_institution_id = $5)
+                                AND t.status NOT IN ('cancelled', 'closed')))"#,
             municipality_id,
             all,
             &ids[..],
@@ -133,11 +151,19 @@ pub async fn list(
                  AND ($2 OR EXISTS (SELECT 1 FROM enrolments e
                                     WHERE e.municipality_id = c.municipality_id AND e.child_id = c.id
                                       AND e.institution_id = ANY($3)
-                                      AND (e.ends_on IS NULL OR e.ends_on >= current_date)))
+                                      AND (e.ends_on IS NULL OR e.ends_on >= current_date))
+                   OR EXISTS (SELECT 1 FROM transitions t
+                              WHERE t.municipality_id = c.municipality_id AND t.child_id = c.id
+                                AND (t.sending_institution_id = ANY($3) OR t.receiving_institution_id = ANY($3))
+                                AND t.status NOT IN ('cancelled', 'closed')))
                  AND ($4::uuid IS NULL OR EXISTS (SELECT 1 FROM enrolments e
                                     WHERE e.municipality_id = c.municipality_id AND e.child_id = c.id
                                       AND e.institution_id = $4
-                                      AND (e.ends_on IS NULL OR e.ends_on >= current_date)))
+                                      AND (e.ends_on IS NULL OR e.ends_on >= current_date))
+                   OR EXISTS (SELECT 1 FROM transitions t
+                              WHERE t.municipality_id = c.municipality_id AND t.child_id = c.id
+                                AND (t.sending_institution_id = $4 OR t.receiving_institution_id = $4)
+                                AND t.status NOT IN ('cancelled', 'closed')))
                ORDER BY lower(c.last_name), lower(c.first_name), c.id
                LIMIT $5 OFFSET $6"#,
             municipality_id,
@@ -156,11 +182,19 @@ pub async fn list(
                  AND ($2 OR EXISTS (SELECT 1 FROM enrolments e
                                     WHERE e.municipality_id = c.municipality_id AND e.child_id = c.id
                                       AND e.institution_id = ANY($3)
-                                      AND (e.ends_on IS NULL OR e.ends_on >= current_date)))
+                                      AND (e.ends_on IS NULL OR e.ends_on >= current_date))
+                   OR EXISTS (SELECT 1 FROM transitions t
+                              WHERE t.municipality_id = c.municipality_id AND t.child_id = c.id
+                                AND (t.sending_institution_id = ANY($3) OR t.receiving_institution_id = ANY($3))
+                                AND t.status NOT IN ('cancelled', 'closed')))
                  AND ($4::uuid IS NULL OR EXISTS (SELECT 1 FROM enrolments e
                                     WHERE e.municipality_id = c.municipality_id AND e.child_id = c.id
                                       AND e.institution_id = $4
-                                      AND (e.ends_on IS NULL OR e.ends_on >= current_date)))"#,
+                                      AND (e.ends_on IS NULL OR e.ends_on >= current_date))
+                   OR EXISTS (SELECT 1 FROM transitions t
+                              WHERE t.municipality_id = c.municipality_id AND t.child_id = c.id
+                                AND (t.sending_institution_id = $4 OR t.receiving_institution_id = $4)
+                                AND t.status NOT IN ('cancelled', 'closed')))"#,
             municipality_id,
             all,
             &ids[..],
@@ -198,6 +232,38 @@ pub async fn find_child(
                                 WHERE e.municipality_id = c.municipality_id AND e.child_id = c.id
                                   AND e.institution_id = ANY($3)
                                   AND (e.ends_on IS NULL OR e.ends_on >= current_date)))"#,
+        municipality_id,
+        all,
+        &ids[..],
+        id
+    )
+    .fetch_optional(&mut **tx)
+    .await
+}
+
+/// The child with `id` if the user may see it: the edit scope, widened by open transitions to or
+/// from the user's institutions, so the receiving school can read about a child it is about to
+/// receive without being able to change what the sender keeps.
+pub async fn find_child_to_view(
+    tx: &mut Tx,
+    municipality_id: Uuid,
+    scope: &ChildScope,
+    id: Uuid,
+) -> Result<Option<Child>, sqlx::Error> {
+    let (all, ids) = scope.as_params();
+    sqlx::query_as!(
+        Child,
+        r#"SELECT c.id, c.first_name, c.last_name, c.birth_date, c.cpr AS "cpr: Cpr"
+           FROM children c
+           WHERE c.municipality_id = $1 AND c.id = $4
+             AND ($2 OR EXISTS (SELECT 1 FROM enrolments e
+                                WHERE e.municipality_id = c.municipality_id AND e.child_id = c.id
+                                  AND e.institution_id = ANY($3)
+                                  AND (e.ends_on IS NULL OR e.ends_on >= current_date))
+                   OR EXISTS (SELECT 1 FROM transitions t
+                              WHERE t.municipality_id = c.municipality_id AND t.child_id = c.id
+                                AND (t.sending_institution_id = ANY($3) OR t.receiving_institution_id = ANY($3))
+                                AND t.status NOT IN ('cancelled', 'closed')))"#,
         municipality_id,
         all,
         &ids[..],

@@ -520,3 +520,76 @@ async fn count(conn: &mut sqlx::PgConnection) -> i64 {
         .await
         .unwrap()
 }
+
+#[tokio::test]
+async fn the_receiving_school_sees_the_child_while_the_transition_is_open_but_cannot_change_it() {
+    let app = spawn_app().await;
+    let child = seed_child(&app, "Børnehaven Solsikken", "Modtaget", "2020-03-03").await;
+    let school = institution(&app, "Bakkeskolen").await;
+    let teacher = app.login("laerer@vejle.overgang.test").await;
+    assert_eq!(
+        teacher.get(&format!("/children/{child}")).await.status(),
+        StatusCode::NOT_FOUND
+    );
+
+    let staff = app.login("paedagog@vejle.overgang.test").await;
+    let r = create(&staff, child, school, "kindergarten_school", "").await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let transition = transition_id(&r);
+
+    let (status, html) = teacher.get_text(&format!("/children/{child}")).await;
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "the receiver may read about the child"
+    );
+    assert!(html.contains("Modtaget Overgang"));
+    assert!(
+        !html.contains(&format!("/children/{child}/edit")),
+        "but gets no edit controls"
+    );
+    let (_, list) = teacher.get_text("/children").await;
+    assert!(list.contains("Modtaget"), "and finds the child in the list");
+    for path in ["edit", "guardians/new", "enrolments/new"] {
+        assert_eq!(
+            teacher
+                .get(&format!("/children/{child}/{path}"))
+                .await
+                .status(),
+            StatusCode::NOT_FOUND,
+            "{path}"
+        );
+    }
+    let r = teacher
+        .post_with_token(
+            "/",
+            &format!("/children/{child}/edit"),
+            &[("first_name", "Ændret"), ("last_name", "X")],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    let r = teacher
+        .post_with_token("/", &format!("/children/{child}/delete"), &[])
+        .await;
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    assert_eq!(
+        app.count(&format!(
+            "SELECT count(*) FROM children WHERE id = '{child}' AND first_name = 'Modtaget'"
+        ))
+        .await,
+        1
+    );
+
+    // A cancelled transition no longer opens the door.
+    let (_, version, _) = row(&app, transition).await;
+    assert_eq!(
+        move_to(&staff, transition, "cancelled", version)
+            .await
+            .status(),
+        StatusCode::SEE_OTHER
+    );
+    assert_eq!(
+        teacher.get(&format!("/children/{child}")).await.status(),
+        StatusCode::NOT_FOUND
+    );
+}
