@@ -13,7 +13,9 @@ use super::{
     audit, child_path,
     domain::{format_date, iso_date},
     forms::{self, EndForm, EnrolmentForm},
-    institution_options, queries, Access, Choice,
+    institution_options,
+    queries::{self, Reach},
+    Access, Choice,
 };
 use crate::{
     audit::Entry,
@@ -96,7 +98,7 @@ fn enrolment_page(
 pub async fn new_form(mut ctx: Ctx, Path(id): Path<Uuid>) -> AppResult<Response> {
     let access = Access::check(&ctx, Permission::EditChildren)?;
     let m = access.municipality_id;
-    let child = queries::find_child(&mut ctx.tx, m, &access.scope, id)
+    let child = queries::find_child(&mut ctx.tx, m, &access.scope, id, Reach::Edit)
         .await?
         .ok_or(AppError::NotFound)?;
     let choices = queries::institution_choices(&mut ctx.tx, m, &access.scope).await?;
@@ -173,7 +175,7 @@ async fn managed_enrolment(
     let child = if lock {
         queries::lock_child(&mut ctx.tx, m, &access.scope, id).await?
     } else {
-        queries::find_child(&mut ctx.tx, m, &access.scope, id).await?
+        queries::find_child(&mut ctx.tx, m, &access.scope, id, Reach::Edit).await?
     }
     .ok_or(AppError::NotFound)?;
     let enrolment = queries::find_enrolment(&mut ctx.tx, m, id, eid)

@@ -9,7 +9,8 @@ use uuid::Uuid;
 use super::{
     audit, child_path,
     forms::{self, GuardianForm, ValidGuardian},
-    queries, Access,
+    queries::{self, Reach},
+    Access,
 };
 use crate::{
     audit::Entry,
@@ -93,9 +94,15 @@ async fn child_in_scope(ctx: &mut Ctx, access: &Access, id: Uuid) -> AppResult<q
 
 pub async fn new_form(mut ctx: Ctx, Path(id): Path<Uuid>) -> AppResult<Response> {
     let access = Access::check(&ctx, Permission::EditChildren)?;
-    let child = queries::find_child(&mut ctx.tx, access.municipality_id, &access.scope, id)
-        .await?
-        .ok_or(AppError::NotFound)?;
+    let child = queries::find_child(
+        &mut ctx.tx,
+        access.municipality_id,
+        &access.scope,
+        id,
+        Reach::Edit,
+    )
+    .await?
+    .ok_or(AppError::NotFound)?;
     let form = GuardianFormView {
         name: String::new(),
         relation: "Forælder".into(),
@@ -146,7 +153,7 @@ pub async fn create(
 pub async fn edit_form(mut ctx: Ctx, Path((id, gid)): Path<(Uuid, Uuid)>) -> AppResult<Response> {
     let access = Access::check(&ctx, Permission::EditChildren)?;
     let m = access.municipality_id;
-    let child = queries::find_child(&mut ctx.tx, m, &access.scope, id)
+    let child = queries::find_child(&mut ctx.tx, m, &access.scope, id, Reach::Edit)
         .await?
         .ok_or(AppError::NotFound)?;
     let g = queries::find_guardian(&mut ctx.tx, m, id, gid)

@@ -14,7 +14,9 @@ use super::{
     audit, child_path,
     domain::{format_date, iso_date, like_escape, looks_like_cpr},
     forms::{self, ChildForm, EnrolmentForm, ValidChild, DUPLICATE_CPR},
-    institution_options, queries, Access, Choice,
+    institution_options,
+    queries::{self, Reach},
+    Access, Choice,
 };
 use crate::{
     audit::Entry,
@@ -335,7 +337,7 @@ fn enrolment_status(starts_on: Date, ends_on: Option<Date>, today: Date) -> &'st
 pub async fn show(mut ctx: Ctx, Path(id): Path<Uuid>) -> AppResult<Response> {
     let access = Access::check(&ctx, Permission::ViewChildren)?;
     let m = access.municipality_id;
-    let child = queries::find_child_to_view(&mut ctx.tx, m, &access.scope, id)
+    let child = queries::find_child(&mut ctx.tx, m, &access.scope, id, Reach::View)
         .await?
         .ok_or(AppError::NotFound)?;
     // Seeing a child through a transition is not a licence to change it.
@@ -609,7 +611,7 @@ fn edit_page(
 pub async fn edit_form(mut ctx: Ctx, Path(id): Path<Uuid>) -> AppResult<Response> {
     let access = Access::check(&ctx, Permission::EditChildren)?;
     let m = access.municipality_id;
-    let child = queries::find_child(&mut ctx.tx, m, &access.scope, id)
+    let child = queries::find_child(&mut ctx.tx, m, &access.scope, id, Reach::Edit)
         .await?
         .ok_or(AppError::NotFound)?;
     let enrolments = queries::enrolments(&mut ctx.tx, m, id).await?;

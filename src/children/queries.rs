@@ -215,40 +215,24 @@ pub struct Child {
     pub cpr: Option<Cpr>,
 }
 
-/// The child with `id` if it is in the user's scope (else `None`, answered as 404).
+/// How far the user's scope reaches for this lookup.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Reach {
+    /// Enrolled at the user's institutions: the children they may change.
+    Edit,
+    /// Also children in an open transition to or from those institutions: the receiving school
+    /// may read about a child it is about to receive, not change what the sender keeps.
+    View,
+}
+
+/// The child with `id` if it is within `reach` of the user's scope (else `None`, answered as
+/// 404).
 pub async fn find_child(
     tx: &mut Tx,
     municipality_id: Uuid,
     scope: &ChildScope,
     id: Uuid,
-) -> Result<Option<Child>, sqlx::Error> {
-    let (all, ids) = scope.as_params();
-    sqlx::query_as!(
-        Child,
-        r#"SELECT c.id, c.first_name, c.last_name, c.birth_date, c.cpr AS "cpr: Cpr"
-           FROM children c
-           WHERE c.municipality_id = $1 AND c.id = $4
-             AND ($2 OR EXISTS (SELECT 1 FROM enrolments e
-                                WHERE e.municipality_id = c.municipality_id AND e.child_id = c.id
-                                  AND e.institution_id = ANY($3)
-                                  AND (e.ends_on IS NULL OR e.ends_on >= current_date)))"#,
-        municipality_id,
-        all,
-        &ids[..],
-        id
-    )
-    .fetch_optional(&mut **tx)
-    .await
-}
-
-/// The child with `id` if the user may see it: the edit scope, widened by open transitions to or
-/// from the user's institutions, so the receiving school can read about a child it is about to
-/// receive without being able to change what the sender keeps.
-pub async fn find_child_to_view(
-    tx: &mut Tx,
-    municipality_id: Uuid,
-    scope: &ChildScope,
-    id: Uuid,
+    reach: Reach,
 ) -> Result<Option<Child>, sqlx::Error> {
     let (all, ids) = scope.as_params();
     sqlx::query_as!(
@@ -260,14 +244,15 @@ pub async fn find_child_to_view(
                                 WHERE e.municipality_id = c.municipality_id AND e.child_id = c.id
                                   AND e.institution_id = ANY($3)
                                   AND (e.ends_on IS NULL OR e.ends_on >= current_date))
-                   OR EXISTS (SELECT 1 FROM transitions t
-                              WHERE t.municipality_id = c.municipality_id AND t.child_id = c.id
-                                AND (t.sending_institution_id = ANY($3) OR t.receiving_institution_id = ANY($3))
-                                AND t.status NOT IN ('cancelled', 'closed')))"#,
+                 OR ($5 AND EXISTS (SELECT 1 FROM transitions t
+                                    WHERE t.municipality_id = c.municipality_id AND t.child_id = c.id
+                                      AND (t.sending_institution_id = ANY($3) OR t.receiving_institution_id = ANY($3))
+                                      AND t.status NOT IN ('cancelled', 'closed'))))"#,
         municipality_id,
         all,
         &ids[..],
-        id
+        id,
+        reach == Reach::View
     )
     .fetch_optional(&mut **tx)
     .await
@@ -301,30 +286,16 @@ pub async fn lock_child(
     .await
 }
 
-/// Whether the child is (still) in the scope, after a change to its enrolments.
+/// Whether the child is (still) in the edit scope, after a change to its enrolments.
 pub async fn in_scope(
     tx: &mut Tx,
     municipality_id: Uuid,
     scope: &ChildScope,
     id: Uuid,
 ) -> Result<bool, sqlx::Error> {
-    let (all, ids) = scope.as_params();
-    sqlx::query_scalar!(
-        r#"SELECT EXISTS (
-               SELECT 1 FROM children c
-               WHERE c.municipality_id = $1 AND c.id = $4
-                 AND ($2 OR EXISTS (SELECT 1 FROM enrolments e
-                                    WHERE e.municipality_id = c.municipality_id AND e.child_id = c.id
-                                      AND e.institution_id = ANY($3)
-                                      AND (e.ends_on IS NULL OR e.ends_on >= current_date)))
-           ) AS "in_scope!""#,
-        municipality_id,
-        all,
-        &ids[..],
-        id
-    )
-    .fetch_one(&mut **tx)
-    .await
+    Ok(find_child(tx, municipality_id, scope, id, Reach::Edit)
+        .await?
+        .is_some())
 }
 
 pub struct NewChild<'a> {
