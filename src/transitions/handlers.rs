@@ -457,7 +457,7 @@ fn format_at(at: time::OffsetDateTime) -> String {
 
 /// The transition if visible (else 404), and whether the user may act on it: administrators and
 /// the sending institution's leaders and staff.
-async fn visible(
+pub(super) async fn visible(
     ctx: &mut Ctx,
     access: &Access,
     id: Uuid,
@@ -564,6 +564,8 @@ pub async fn change_status(
             "Bemærkningen må højst være 2000 tegn.".into(),
         ));
     }
+    // The form leaves the sender only when its required questions are answered.
+    super::answers::check_required(&mut ctx.tx, access.municipality_id, id, to).await?;
     let actor = ctx.actor();
     super::status::transition_status(
         &mut ctx.tx,

@@ -1,10 +1,12 @@
 //! Transitions: a child's move from a sending to a receiving institution, with its status
-//! machine (`status`), the worklist, the creation of one transition and the relay holder.
+//! machine (`status`), the worklist, the creation of one transition and the relay holder, and
+//! filling its handover form (`answers`).
 //!
 //! Who may: administrators, and leaders and staff of the SENDING institution, create and act
 //! (`acts_for`); staff of the receiving institution may see the transition but not act (403);
 //! anybody else gets 404 for its id, so ids leak nothing.
 
+pub mod answers;
 pub mod cohort;
 pub mod handlers;
 pub mod queries;
@@ -26,6 +28,10 @@ pub fn router() -> Router<AppState> {
             get(cohort::form).post(cohort::create),
         )
         .route("/transitions/{id}", get(handlers::show))
+        .route(
+            "/transitions/{id}/form",
+            get(answers::show).post(answers::save),
+        )
         .route("/transitions/{id}/status", post(handlers::change_status))
         .route("/transitions/{id}/responsible", post(handlers::reassign))
 }

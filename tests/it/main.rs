@@ -2,6 +2,7 @@
 //! set up once per `cargo test` run and every test gets its own fresh database.
 
 mod access;
+mod answers;
 mod auth;
 mod children;
 mod common;

@@ -349,6 +349,8 @@ async fn status_moves_are_checked_versioned_and_recorded() {
     let school = institution(&app, "Bakkeskolen").await;
     let c = app.login(PAEDAGOG).await;
     let id = transition_id(&create(&c, child, school, "kindergarten_school", "").await);
+    // this test is about the status machine; required questions are tested in answers.rs
+    crate::answers::answer_required(&app, id).await;
 
     let r = move_to(&c, id, "with_parents", 1).await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
