@@ -128,14 +128,6 @@ pub async fn delete(pool: &PgPool, id: &[u8]) -> Result<(), sqlx::Error> {
     Ok(())
 }
 
-/// Ends every session of a user (password change, deactivation).
-pub async fn delete_for_user(pool: &PgPool, user_id: Uuid) -> Result<(), sqlx::Error> {
-    sqlx::query!("DELETE FROM sessions WHERE user_id = $1", user_id)
-        .execute(pool)
-        .await?;
-    Ok(())
-}
-
 async fn lookup(pool: &PgPool, token: &str) -> Result<Option<(SessionData, String)>, sqlx::Error> {
     let id = token_hash(token);
     let row = sqlx::query!(
