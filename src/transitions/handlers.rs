@@ -67,6 +67,8 @@ pub struct Row {
     pub planned_date: String,
     pub status: &'static str,
     pub due: &'static str,
+    /// "12 af 41" while the form is being written; empty after.
+    pub progress: String,
 }
 
 #[derive(Template)]
@@ -89,6 +91,11 @@ fn rows(list: Vec<queries::ListRow>, today: Date) -> Vec<Row> {
             planned_date: format_date(r.planned_date),
             status: status_label(&r.status),
             due: due_marker(&r.status, r.planned_date, today),
+            progress: if matches!(r.status.as_str(), "draft" | "with_parents") {
+                format!("{} af {}", r.answered, r.questions)
+            } else {
+                String::new()
+            },
         })
         .collect()
 }

@@ -220,6 +220,17 @@ async fn a_handover_goes_from_creation_to_acknowledgement_and_meeting() {
         .unwrap();
     let secret_section = fill(&app, &sender, id).await;
     assert_eq!(status(&app, id).await, ("draft".into(), 2));
+    // The worklist shows how far the form is.
+    let questions = app
+        .count(&format!(
+            "SELECT count(*) FROM template_questions q JOIN transitions t ON t.template_id = q.template_id WHERE t.id = '{id}'"
+        ))
+        .await;
+    let (_, worklist) = sender.get_text("/transitions").await;
+    assert!(
+        worklist.contains(&format!("{questions} af {questions}")),
+        "{worklist}"
+    );
 
     // Before it is sent the school sees that it is coming, but not its content.
     let (_, inbox) = receiver.get_text("/inbox").await;
