@@ -89,6 +89,26 @@ describe('handover', () => {
       await checkA11y(page, 'transition-draft');
 
       await page.getByRole('link', { name: 'Overleveringsskemaet' }).click();
+      const formPath = pathOf(page);
+      // Autosave: a change is saved without pressing anything, and survives a reload.
+      const first = page.locator('textarea').first();
+      await first.fill('Autogemt tekst');
+      await page.getByText(/^Gemt kl\. \d\d:\d\d$/).waitFor({ timeout: 15_000 });
+      await page.reload();
+      assert.equal(await page.locator('textarea').first().inputValue(), 'Autogemt tekst');
+
+      // Two people in the same form: the one who saves second is told, never overwrites.
+      const other = await page.context().newPage();
+      await other.goto(formPath);
+      await page.locator('textarea').first().fill('Første person skriver');
+      await page.getByText(/^Gemt kl\./).waitFor({ timeout: 15_000 });
+      await other.locator('textarea').first().fill('Anden person skriver');
+      await other.getByText('Ikke gemt: en anden har ændret formularen – genindlæs siden').waitFor({ timeout: 15_000 });
+      await shot(other, 'handover-form-autosave-conflict');
+      await other.close();
+      await page.reload();
+      assert.equal(await page.locator('textarea').first().inputValue(), 'Første person skriver');
+
       await fillForm(page);
       await page.getByRole('button', { name: 'Gem kladde' }).click();
       await page.locator('#form-progress').waitFor();
