@@ -462,6 +462,9 @@ pub struct ShowPage {
     /// Read receipts, for the sending side once sent.
     pub receipts: Option<Vec<super::receiving::ReceiptView>>,
     pub meeting: super::meeting::Summary,
+    pub amendments: Option<Vec<super::amendments::AmendmentView>>,
+    pub may_amend: bool,
+    pub may_recall: bool,
 }
 
 pub(super) fn format_at(at: time::OffsetDateTime) -> String {
@@ -498,7 +501,7 @@ pub async fn show(mut ctx: Ctx, Path(id): Path<Uuid>) -> AppResult<Response> {
             .map(Status::allowed_moves)
             .unwrap_or_default()
             .into_iter()
-            .filter(|s| sender_may_move_to(*s))
+            .filter(|s| sender_may_move_to(*s) && !is_recall(t.status.as_str(), *s))
             .map(|s| MoveView {
                 to: s.as_str(),
                 label: s.action_label(),
@@ -543,6 +546,9 @@ pub async fn show(mut ctx: Ctx, Path(id): Path<Uuid>) -> AppResult<Response> {
         may_print: end.may_print,
         receipts: end.receipts,
         meeting: end.meeting,
+        amendments: end.amendments,
+        may_amend: end.may_amend,
+        may_recall: end.may_recall,
         layout: ctx.layout(&format!("Overgang – {}", t.child_name), NAV),
         id,
         child_href: children::child_path(t.child_id),
@@ -572,6 +578,12 @@ pub async fn show(mut ctx: Ctx, Path(id): Path<Uuid>) -> AppResult<Response> {
     Ok(web::render(&page)?.into_response())
 }
 
+/// Sent → draft is the recall, which has its own rule (nobody at the receiver has opened it)
+/// and its own button (`amendments::recall`).
+pub(super) fn is_recall(from: &str, to: Status) -> bool {
+    from == Status::Sent.as_str() && to == Status::Draft
+}
+
 /// Moves the sending side makes on the transition's page. Acknowledging receipt is the
 /// receiver's (`receiving::acknowledge`), and the feedback moves belong to the feedback flow.
 fn sender_may_move_to(to: Status) -> bool {
@@ -595,7 +607,7 @@ pub async fn change_status(
     Form(f): Form<StatusForm>,
 ) -> AppResult<Response> {
     let access = Access::check(&ctx, Permission::EditChildren)?;
-    let (_, acts) = visible(&mut ctx, &access, id).await?;
+    let (t, acts) = visible(&mut ctx, &access, id).await?;
     if !acts {
         return Err(AppError::Forbidden);
     }
@@ -605,6 +617,11 @@ pub async fn change_status(
             "Formularen manglede den nye status. Gå tilbage, genindlæs siden og prøv igen.".into(),
         ));
     };
+    if is_recall(&t.status, to) {
+        return Err(AppError::Conflict(
+            "En sendt overlevering kaldes tilbage med knappen «Kald overleveringen tilbage» på overgangens side.".into(),
+        ));
+    }
     if !sender_may_move_to(to) {
         return Err(AppError::Conflict(format!(
             "Afsenderen kan ikke flytte overleveringen til «{}»: det gør modtageren.",

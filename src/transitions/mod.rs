@@ -8,6 +8,7 @@
 //! (`acts_for`); staff of the receiving institution may see the transition but not act (403);
 //! anybody else gets 404 for its id, so ids leak nothing.
 
+pub mod amendments;
 pub mod answers;
 pub mod cohort;
 pub mod handlers;
@@ -43,6 +44,8 @@ pub fn router() -> Router<AppState> {
             "/transitions/{id}/acknowledge",
             post(receiving::acknowledge),
         )
+        .route("/transitions/{id}/amendments", post(amendments::add))
+        .route("/transitions/{id}/recall", post(amendments::recall))
         .route("/transitions/{id}/print", get(receiving::print))
         .route(
             "/transitions/{id}/meeting",

@@ -15,6 +15,7 @@ use time::{Date, OffsetDateTime};
 use uuid::Uuid;
 
 use super::{
+    amendments::{self, AmendmentView},
     handlers::{self, format_at, kind_label, status_label, NAV},
     handover::{self, Audience, SectionRead},
     meeting,
@@ -120,13 +121,34 @@ async fn on_the_way(
     .await
 }
 
-/// Records that `user_id` opened the handover: the first time, and the latest.
+/// Records that `user_id` opened the handover (the first time, and the latest) if it is still
+/// delivered; returns whether it is, and when the user last read it before now. The share lock
+/// on the transition orders this against a concurrent recall (`amendments::recall`).
 async fn record_read(
     tx: &mut Tx,
     municipality_id: Uuid,
     transition_id: Uuid,
     user_id: Uuid,
-) -> Result<(), sqlx::Error> {
+) -> Result<(bool, Option<OffsetDateTime>), sqlx::Error> {
+    let status = sqlx::query_scalar!(
+        "SELECT status FROM transitions WHERE municipality_id = $1 AND id = $2 FOR SHARE",
+        municipality_id,
+        transition_id
+    )
+    .fetch_optional(&mut **tx)
+    .await?;
+    if !status.as_deref().is_some_and(is_delivered) {
+        return Ok((false, None));
+    }
+    let previous = sqlx::query_scalar!(
+        "SELECT last_read_at FROM transition_reads
+         WHERE municipality_id = $1 AND transition_id = $2 AND user_id = $3",
+        municipality_id,
+        transition_id,
+        user_id
+    )
+    .fetch_optional(&mut **tx)
+    .await?;
     sqlx::query!(
         "INSERT INTO transition_reads (municipality_id, transition_id, user_id)
          VALUES ($1, $2, $3)
@@ -137,7 +159,7 @@ async fn record_read(
     )
     .execute(&mut **tx)
     .await?;
-    Ok(())
+    Ok((true, previous))
 }
 
 pub struct Receipt {
@@ -184,6 +206,11 @@ pub struct ReceivingView {
     /// Read receipts (for the sender, once sent).
     pub receipts: Option<Vec<ReceiptView>>,
     pub meeting: meeting::Summary,
+    /// Amendments after sending (both sides, once sent).
+    pub amendments: Option<Vec<AmendmentView>>,
+    pub may_amend: bool,
+    /// Sent, and nobody at the receiver has opened it yet.
+    pub may_recall: bool,
 }
 
 /// Loads the receiving end for the transition page, and records the read receipt when a
@@ -196,17 +223,31 @@ pub async fn for_page(
     let m = ctx.user.municipality()?;
     let receiver = works_at(&ctx.user, t.receiving_institution_id);
     let delivered = is_delivered(&t.status);
-    let handover = if receiver && delivered {
-        record_read(&mut ctx.tx, m, t.id, ctx.user.id).await?;
-        children::audit(
-            ctx,
-            Entry::new("read_handover", "transition", Some(t.id)).child(t.child_id),
-        )
-        .await?;
-        Some(handover::load(&mut ctx.tx, m, t.id, t.template_id, Audience::Receiver).await?)
+    let (handover, seen) = if receiver && delivered {
+        let (still, seen) = record_read(&mut ctx.tx, m, t.id, ctx.user.id).await?;
+        if still {
+            children::audit(
+                ctx,
+                Entry::new("read_handover", "transition", Some(t.id)).child(t.child_id),
+            )
+            .await?;
+            let read =
+                handover::load(&mut ctx.tx, m, t.id, t.template_id, Audience::Receiver).await?;
+            (Some(read), seen)
+        } else {
+            (None, None)
+        }
+    } else {
+        (None, None)
+    };
+    let amendments = if delivered && (acts || handover.is_some()) {
+        Some(amendments::list(&mut ctx.tx, m, t.id, seen).await?)
     } else {
         None
     };
+    let may_recall = acts
+        && t.status == Status::Sent.as_str()
+        && !amendments::opened(&mut ctx.tx, m, t.id).await?;
     let receipts = if acts && delivered {
         Some(
             receipts(&mut ctx.tx, m, t.id)
@@ -229,6 +270,9 @@ pub async fn for_page(
         may_print: acts || (receiver && delivered),
         receipts,
         meeting,
+        may_amend: acts && amendments.is_some() && t.status != "closed",
+        amendments,
+        may_recall,
     })
 }
 

@@ -106,6 +106,11 @@ impl Status {
         if self == Status::Draft {
             moves.push(Status::Ready);
         }
+        // Recall: back to the sender, only while nobody at the receiver has opened it (checked
+        // by `amendments::recall`, the one place that makes this move).
+        if self == Status::Sent {
+            moves.push(Status::Draft);
+        }
         if self.is_open() {
             moves.push(Status::Cancelled);
         }
@@ -242,6 +247,7 @@ mod tests {
         (Draft, Ready),
         (WithParents, Ready),
         (Ready, Sent),
+        (Sent, Draft),
         (Sent, Received),
         (Received, FeedbackRequested),
         (FeedbackRequested, FeedbackGiven),
@@ -272,7 +278,7 @@ mod tests {
 
     #[test]
     fn refusals_are_danish_and_name_the_status() {
-        let msg = Sent.check_move(Draft).unwrap_err();
+        let msg = Sent.check_move(WithParents).unwrap_err();
         assert!(
             msg.starts_with("En overlevering med status «Sendt» kan ikke"),
             "{msg}"

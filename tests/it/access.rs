@@ -105,6 +105,8 @@ const EXPECTED: &[(&str, &str, [u16; 10])] = &[
     ("GET", "/transitions/{id}/meeting",                   [303, 403, 200, 200, 200, 200, 403, 403, 404, 404]),
     ("GET", "/transitions/{id}/print",                     [303, 403, 200, 200, 200, 403, 403, 403, 404, 404]),
     ("POST", "/transitions/{id}/acknowledge",              [303, 403, 403, 403, 403, 400, 403, 403, 404, 404]),
+    ("POST", "/transitions/{id}/amendments",               [303, 403, 409, 409, 409, 403, 403, 403, 404, 404]),
+    ("POST", "/transitions/{id}/recall",                   [303, 403, 400, 400, 400, 403, 403, 403, 404, 404]),
     ("POST", "/transitions/{id}/meeting",                  [303, 403, 400, 400, 400, 400, 403, 403, 404, 404]),
     ("POST", "/transitions/{id}/meeting/agreements",       [303, 403, 409, 409, 409, 409, 403, 403, 404, 404]),
     ("POST", "/transitions/{id}/meeting/agreements/{agreement}/done", [303, 403, 404, 404, 404, 404, 403, 403, 404, 404]),

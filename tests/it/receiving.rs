@@ -574,3 +574,162 @@ async fn the_meeting_is_closed_with_the_transition() {
         StatusCode::CONFLICT
     );
 }
+
+/// A sent handover of a fresh child, written through the pages; returns its id (version 4).
+async fn sent(app: &TestApp, sender: &Client) -> Uuid {
+    let (child, _) = child(app).await;
+    let school: Uuid = one(
+        app,
+        "SELECT id FROM institutions WHERE name = 'Bakkeskolen'",
+    )
+    .await;
+    let r = sender
+        .post_with_token(
+            &format!("/transitions/new?child={child}"),
+            "/transitions",
+            &[
+                ("child_id", &child.to_string()),
+                ("receiving_institution_id", &school.to_string()),
+                ("kind", "kindergarten_school"),
+                ("planned_date", "2027-08-01"),
+            ],
+        )
+        .await;
+    let id: Uuid = location(&r)
+        .strip_prefix("/transitions/")
+        .unwrap()
+        .parse()
+        .unwrap();
+    fill(app, sender, id).await;
+    assert_eq!(
+        move_to(sender, id, "ready", 2).await.status(),
+        StatusCode::SEE_OTHER
+    );
+    assert_eq!(
+        move_to(sender, id, "sent", 3).await.status(),
+        StatusCode::SEE_OTHER
+    );
+    id
+}
+
+async fn amend(c: &Client, id: Uuid, text: &str) -> reqwest::Response {
+    c.post_with_token(
+        "/",
+        &format!("/transitions/{id}/amendments"),
+        &[("amendment", text)],
+    )
+    .await
+}
+
+async fn recall(c: &Client, id: Uuid, version: i32) -> reqwest::Response {
+    c.post_with_token(
+        "/",
+        &format!("/transitions/{id}/recall"),
+        &[("version", &version.to_string())],
+    )
+    .await
+}
+
+#[tokio::test]
+async fn recall_before_opening_and_amendments_after_sending() {
+    let app = spawn_app().await;
+    let sender = app.login(PAEDAGOG).await;
+    let receiver = app.login(LAERER).await;
+    let stevns = app.login(STEVNS_STAFF).await;
+
+    // Unopened: the sender sees the recall button and recalls it to a draft to correct it.
+    let id = sent(&app, &sender).await;
+    let (_, page) = sender.get_text(&format!("/transitions/{id}")).await;
+    assert!(page.contains("Kald overleveringen tilbage"));
+    assert_eq!(
+        recall(&receiver, id, 4).await.status(),
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(recall(&stevns, id, 4).await.status(), StatusCode::NOT_FOUND);
+    assert_eq!(
+        recall(&sender, id, 3).await.status(),
+        StatusCode::CONFLICT,
+        "stale"
+    );
+    // the generic status form cannot be used to get around the rule
+    assert_eq!(
+        move_to(&sender, id, "draft", 4).await.status(),
+        StatusCode::CONFLICT
+    );
+    assert_eq!(recall(&sender, id, 4).await.status(), StatusCode::SEE_OTHER);
+    assert_eq!(status(&app, id).await, ("draft".into(), 5));
+    let (_, inbox) = receiver.get_text("/inbox").await;
+    assert!(!inbox.contains("Alma Modtager"), "gone from the inbox");
+    // Sent again, and this time the receiver opens it: recall is refused from then on.
+    assert_eq!(
+        move_to(&sender, id, "ready", 5).await.status(),
+        StatusCode::SEE_OTHER
+    );
+    assert_eq!(
+        move_to(&sender, id, "sent", 6).await.status(),
+        StatusCode::SEE_OTHER
+    );
+    receiver.get_text(&format!("/transitions/{id}")).await;
+    let (_, page) = sender.get_text(&format!("/transitions/{id}")).await;
+    assert!(!page.contains("Kald overleveringen tilbage"));
+    let r = recall(&sender, id, 7).await;
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+    assert!(r.text().await.unwrap().contains("modtageren har åbnet den"));
+    assert_eq!(status(&app, id).await, ("sent".into(), 7));
+
+    // Amendments: only by the sender, only after sending, never empty; the receiver is told
+    // by mail and sees what is new since they last read it.
+    let mails_before = app.count("SELECT count(*) FROM outbox").await;
+    assert_eq!(
+        amend(&receiver, id, "Nej").await.status(),
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        amend(&stevns, id, "Nej").await.status(),
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        amend(&sender, id, "   ").await.status(),
+        StatusCode::BAD_REQUEST
+    );
+    let r = amend(&sender, id, "Alma har fået briller <b>i går</b>.").await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        app.count(&format!(
+            "SELECT count(*) FROM transition_amendments WHERE transition_id = '{id}'"
+        ))
+        .await,
+        1
+    );
+    assert_eq!(
+        app.count(&format!(
+            "SELECT count(*) FROM outbox WHERE to_address = '{LAERER}' AND subject = 'Tilføjelse til en overlevering'"
+        ))
+        .await,
+        1
+    );
+    assert_eq!(
+        app.count("SELECT count(*) FROM outbox").await,
+        mails_before + 1
+    );
+    let (_, page) = receiver.get_text(&format!("/transitions/{id}")).await;
+    assert!(
+        page.contains("Alma har fået briller &#60;b&#62;i går") && !page.contains("<b>i går"),
+        "escaped"
+    );
+    assert!(page.contains("Ny siden du sidst læste"));
+    let (_, page) = receiver.get_text(&format!("/transitions/{id}")).await;
+    assert!(!page.contains("Ny siden du sidst læste"), "read now");
+    // the sent answers are untouched by an amendment
+    let (_, page) = sender.get_text(&format!("/transitions/{id}/form")).await;
+    assert!(page.contains(VISIBLE));
+
+    // A draft cannot be amended (it is corrected in the form).
+    let draft = sent(&app, &sender).await;
+    assert_eq!(
+        recall(&sender, draft, 4).await.status(),
+        StatusCode::SEE_OTHER
+    );
+    let r = amend(&sender, draft, "Tilføjelse").await;
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+}
