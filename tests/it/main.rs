@@ -11,6 +11,7 @@ mod import;
 mod institutions;
 mod pages;
 mod platform;
+mod privacy;
 mod tenancy;
 mod transitions;
 mod users;
