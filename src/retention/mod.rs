@@ -203,7 +203,12 @@ pub fn spawn(pool: PgPool, mut shutdown: watch::Receiver<bool>) -> JoinHandle<()
         loop {
             tokio::select! {
                 _ = tokio::time::sleep(wait) => {}
-                _ = shutdown.changed() => {}
+                changed = shutdown.changed() => {
+                    // the sender is gone: nobody can stop us any more, so stop now
+                    if changed.is_err() {
+                        break;
+                    }
+                }
             }
             if *shutdown.borrow() {
                 break;
