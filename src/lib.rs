@@ -6,12 +6,14 @@ pub mod children;
 pub mod config;
 pub mod dashboard;
 pub mod db;
+pub mod dsar;
 pub mod forms;
 pub mod import;
 pub mod institutions;
 pub mod mail;
 pub mod pages;
 pub mod platform;
+pub mod retention;
 pub mod seed;
 pub mod server;
 pub mod state;
@@ -40,6 +42,8 @@ pub fn router(state: AppState) -> Router {
         .merge(forms::router())
         .merge(users::router())
         .merge(transitions::router())
+        .merge(audit::router())
+        .merge(dsar::router())
         .merge(pages::router())
         .fallback(web::not_found)
         .method_not_allowed_fallback(web::method_not_allowed)

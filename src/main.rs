@@ -2,10 +2,12 @@ use std::process::ExitCode;
 
 use overgang::{config::Config, server};
 
-const USAGE: &str = "Brug: overgang [serve | migrate | seed-demo]
+const USAGE: &str = "Brug: overgang [serve | migrate | seed-demo | purge [--dry-run]]
   serve      start webserveren (standard)
   migrate    opdatér databasens skema og stop
   seed-demo  opret demodata (to kommuner med en pilotklynge hver) og vis demo-logins
+  purge      slet eller anonymisér persondata efter kommunernes opbevaringsperiode
+             (--dry-run: vis hvad der ville blive slettet, uden at ændre noget)
 
 Konfiguration via miljøvariabler: DATABASE_URL, OVERGANG_ADDR, OVERGANG_DATA_DIR,
 OVERGANG_SECURE_COOKIES, OVERGANG_SEED_DEMO, OVERGANG_REQUEST_TIMEOUT_SECS, RUST_LOG (se README).";
@@ -25,6 +27,17 @@ async fn main() -> ExitCode {
         "serve" => server::serve(config).await,
         "migrate" => server::migrate(config).await,
         "seed-demo" => server::seed_demo(config).await,
+        "purge" => {
+            let dry_run = match std::env::args().nth(2).as_deref() {
+                None => false,
+                Some("--dry-run") => true,
+                Some(other) => {
+                    eprintln!("Ukendt valg til purge: {other}\n\n{USAGE}");
+                    return ExitCode::from(2);
+                }
+            };
+            server::purge(config, dry_run).await
+        }
         "-h" | "--help" | "help" => {
             println!("{USAGE}");
             return ExitCode::SUCCESS;

@@ -1,4 +1,4 @@
-//! The commands: serve, migrate, seed-demo.
+//! The commands: serve, migrate, seed-demo, purge.
 
 use std::{net::SocketAddr, path::PathBuf};
 
@@ -12,7 +12,7 @@ use crate::{
         self,
         embedded::{EmbeddedPostgres, Options},
     },
-    mail, seed,
+    mail, retention, seed,
     state::AppState,
 };
 
@@ -84,6 +84,21 @@ pub async fn seed_demo(config: Config) -> anyhow::Result<()> {
     Ok(())
 }
 
+pub async fn purge(config: Config, dry_run: bool) -> anyhow::Result<()> {
+    let database = Database::open(&config).await?;
+    let pool = db::app_pool(&database.owner, 2).await?;
+    let report = retention::purge(&pool, time::OffsetDateTime::now_utc(), dry_run).await?;
+    print!("{}", retention::describe(&report));
+    pool.close().await;
+    if !report.failures.is_empty() {
+        anyhow::bail!(
+            "sletningen mislykkedes for {} kommune(r)",
+            report.failures.len()
+        );
+    }
+    Ok(())
+}
+
 fn print_logins() {
     println!(
         "\nDemo-logins (adgangskode for alle: {}):",
@@ -129,7 +144,8 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         );
     }
     let (stop_mail, mail_stopped) = tokio::sync::watch::channel(false);
-    let mut mail_task = mail::spawn(pool.clone(), mailer, mail_stopped);
+    let mut mail_task = mail::spawn(pool.clone(), mailer, mail_stopped.clone());
+    let purge_task = retention::spawn(pool.clone(), mail_stopped);
     let state = AppState::new(pool.clone(), config);
     let app = crate::router(state).into_make_service_with_connect_info::<SocketAddr>();
     axum::serve(listener, app)
@@ -139,6 +155,8 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     // Requests are done, so nothing queues mail any more; let a delivery in progress finish,
     // but do not let a hanging SMTP server hold up the shutdown.
     let _ = stop_mail.send(true);
+    // A purge in progress is one transaction per municipality: stopping it midway rolls back.
+    purge_task.abort();
     if tokio::time::timeout(std::time::Duration::from_secs(10), &mut mail_task)
         .await
         .is_err()

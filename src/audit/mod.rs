@@ -1,11 +1,22 @@
 //! The audit log: who did what to which record, written in the same transaction as the change.
+//! Administrators search and export it (`page`).
+
+pub mod page;
 
 use std::net::IpAddr;
+
+use axum::{routing::get, Router};
 
 use serde_json::Value;
 use uuid::Uuid;
 
-use crate::db::Tx;
+use crate::{db::Tx, state::AppState};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/audit", get(page::list))
+        .route("/audit.csv", get(page::csv))
+}
 
 #[derive(Clone, Debug, Default)]
 pub struct Actor {

@@ -20,6 +20,8 @@ pub enum Permission {
     ViewInsights,
     /// The audit log of the own municipality.
     ViewAuditLog,
+    /// Export everything stored about one child (a data-subject access request).
+    ExportChildData,
 }
 
 const GRANTS: &[(Role, &[Permission])] = &[
@@ -31,6 +33,7 @@ const GRANTS: &[(Role, &[Permission])] = &[
             Permission::EditChildren,
             Permission::ViewInsights,
             Permission::ViewAuditLog,
+            Permission::ExportChildData,
         ],
     ),
     (
@@ -80,6 +83,9 @@ pub fn navigation(user: &CurrentUser) -> Vec<(&'static str, &'static str)> {
     }
     if user.can(Permission::AdministerMunicipality) || user.can(Permission::ManageOwnStaff) {
         nav.push(("/users", "Brugere"));
+    }
+    if user.can(Permission::ViewAuditLog) {
+        nav.push(("/audit", "Adgangslog"));
     }
     nav.push(("/account", "Min konto"));
     nav

@@ -313,6 +313,8 @@ pub struct ShowPage {
     pub guardians: Vec<GuardianView>,
     pub enrolments: Vec<EnrolmentView>,
     pub can_edit: bool,
+    /// Links to the child's access log and data export (administrators).
+    pub can_audit: bool,
 }
 
 fn child_view(c: &queries::Child) -> ChildView {
@@ -381,6 +383,7 @@ pub async fn show(mut ctx: Ctx, Path(id): Path<Uuid>) -> AppResult<Response> {
             })
             .collect(),
         can_edit,
+        can_audit: ctx.user.can(Permission::ViewAuditLog),
     };
     let html = web::render(&page)?;
     ctx.commit().await?;

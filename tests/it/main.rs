@@ -12,6 +12,7 @@ mod institutions;
 mod pages;
 mod platform;
 mod receiving;
+mod privacy;
 mod tenancy;
 mod transitions;
 mod users;

@@ -1,0 +1,796 @@
+//! Privacy by design: the administrators' audit search and CSV export, the data-subject export
+//! of one child, and the retention purge.
+
+use overgang::{
+    db::{self, Scope},
+    retention,
+};
+use reqwest::{header, StatusCode};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::common::{spawn_app, TestApp};
+
+const ADMIN: &str = "admin@vejle.overgang.test";
+const LEDER: &str = "leder@vejle.overgang.test";
+const STEVNS_ADMIN: &str = "admin@stevns.overgang.test";
+
+/// A Vejle child at Solsikken with a guardian, an enrolment (current unless `ended`), and a
+/// kindergarten → school transition in `status` whose status events happened `days_ago`. The
+/// form has a free-text and a scale answer, the history and the consent ledger carry notes, and
+/// the feedback says what was missing.
+struct Case {
+    municipality: Uuid,
+    child: Uuid,
+    transition: Uuid,
+    guardian: Uuid,
+    free_text_q: Uuid,
+    scale_q: Uuid,
+}
+
+async fn case(app: &TestApp, name: &str, status: &str, days_ago: i32, ended: bool) -> Case {
+    let mut conn = app.owner_conn().await;
+    let (m, inst): (Uuid, Uuid) = sqlx::query_as(
+        "SELECT municipality_id, id FROM institutions WHERE name = 'Børnehaven Solsikken'",
+    )
+    .fetch_one(&mut conn)
+    .await
+    .unwrap();
+    let admin: Uuid = sqlx::query_scalar("SELECT id FROM users WHERE email = $1")
+        .bind(ADMIN)
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    let child: Uuid = sqlx::query_scalar(
+        "INSERT INTO children (municipality_id, first_name, last_name, birth_date, cpr)
+         VALUES ($1, $2, 'Hemmelig', '2019-05-17', '170519-' || lpad((random() * 9999)::int::text, 4, '0'))
+         RETURNING id",
+    )
+    .bind(m)
+    .bind(name)
+    .fetch_one(&mut conn)
+    .await
+    .unwrap();
+    let guardian: Uuid = sqlx::query_scalar(
+        "INSERT INTO guardians (municipality_id, child_id, name, email)
+         VALUES ($1, $2, $3, 'mor@example.org') RETURNING id",
+    )
+    .bind(m)
+    .bind(child)
+    .bind(format!("Mor til {name}"))
+    .fetch_one(&mut conn)
+    .await
+    .unwrap();
+    sqlx::query(
+        "INSERT INTO enrolments (municipality_id, child_id, institution_id, starts_on, ends_on)
+         VALUES ($1, $2, $3, '2022-08-01', CASE WHEN $4 THEN DATE '2024-07-31' END)",
+    )
+    .bind(m)
+    .bind(child)
+    .bind(inst)
+    .bind(ended)
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    let transition: Uuid = sqlx::query_scalar(
+        "INSERT INTO transitions (municipality_id, child_id, sending_institution_id, receiving_institution_id,
+                                  kind, planned_date, template_id, status)
+         SELECT $1, $2, $3, r.id, 'kindergarten_school', DATE '2024-08-01', t.id, $4
+         FROM institutions r, form_templates t
+         WHERE r.municipality_id = $1 AND r.name = 'Bakkeskolen'
+           AND t.municipality_id = $1 AND t.transition_kind = 'kindergarten_school' AND t.status = 'published'
+         RETURNING id",
+    )
+    .bind(m)
+    .bind(child)
+    .bind(inst)
+    .bind(status)
+    .fetch_one(&mut conn)
+    .await
+    .unwrap();
+    sqlx::query(
+        "INSERT INTO transition_events (municipality_id, transition_id, at, user_id, from_status, to_status, note)
+         VALUES ($1, $2, now() - make_interval(days => $3 + 100), $4, NULL, 'draft', NULL),
+                ($1, $2, now() - make_interval(days => $3), $4, 'feedback_given', $5, 'Mor bad om at ' || $6 || ' får ro')",
+    )
+    .bind(m)
+    .bind(transition)
+    .bind(days_ago)
+    .bind(admin)
+    .bind(status)
+    .bind(name)
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    let question = |kind: &'static str| {
+        sqlx::query_scalar::<_, Uuid>(
+            "SELECT q.id FROM transitions t JOIN template_questions q
+               ON q.municipality_id = t.municipality_id AND q.template_id = t.template_id
+             WHERE t.id = $1 AND q.kind = $2 ORDER BY q.position LIMIT 1",
+        )
+        .bind(transition)
+        .bind(kind)
+    };
+    let free_text_q = question("free_text").fetch_one(&mut conn).await.unwrap();
+    let scale_q = question("scale_1_4").fetch_one(&mut conn).await.unwrap();
+    sqlx::query(
+        "INSERT INTO answers (municipality_id, transition_id, question_id, template_id, value)
+         SELECT $1, $2, q.id, q.template_id, CASE WHEN q.id = $3 THEN $5 || ' elsker dinosaurer' ELSE '3' END
+         FROM template_questions q WHERE q.municipality_id = $1 AND q.id IN ($3, $4)",
+    )
+    .bind(m)
+    .bind(transition)
+    .bind(free_text_q)
+    .bind(scale_q)
+    .bind(name)
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    sqlx::query(
+        "INSERT INTO consent_records (municipality_id, transition_id, guardian_id, section_id, decision, method, note, recorded_by)
+         SELECT $1, $2, $3, q.section_id, 'given', 'staff', 'Talt med mor i telefonen', $4
+         FROM template_questions q WHERE q.municipality_id = $1 AND q.id = $5",
+    )
+    .bind(m)
+    .bind(transition)
+    .bind(guardian)
+    .bind(admin)
+    .bind(free_text_q)
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    sqlx::query(
+        "INSERT INTO feedback_requests (municipality_id, transition_id, round, due_on, answered_at, usefulness,
+                                        completeness, missing, special_support)
+         VALUES ($1, $2, 1, DATE '2024-11-01', now(), 4, 3, 'Mere om ' || $3 || 's sprog', true)",
+    )
+    .bind(m)
+    .bind(transition)
+    .bind(name)
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    Case {
+        municipality: m,
+        child,
+        transition,
+        guardian,
+        free_text_q,
+        scale_q,
+    }
+}
+
+/// Everything the purge may touch about one case, as text, to compare before and after.
+async fn state_of(app: &TestApp, c: &Case) -> String {
+    let mut conn = app.owner_conn().await;
+    sqlx::query_scalar(
+        "SELECT concat_ws(' | ',
+            (SELECT concat_ws(',', first_name, last_name, birth_date, cpr) FROM children WHERE id = $1),
+            (SELECT string_agg(name, ',' ORDER BY name) FROM guardians WHERE child_id = $1),
+            (SELECT count(*) FROM enrolments WHERE child_id = $1),
+            (SELECT concat_ws(',', status, purged_at, updated_at) FROM transitions WHERE id = $2),
+            (SELECT string_agg(concat_ws(':', to_status, note), ',' ORDER BY at) FROM transition_events WHERE transition_id = $2),
+            (SELECT string_agg(value, ',' ORDER BY value) FROM answers WHERE transition_id = $2),
+            (SELECT string_agg(concat_ws(':', decision, guardian_id, note), ',') FROM consent_records WHERE transition_id = $2),
+            (SELECT string_agg(concat_ws(':', usefulness, completeness, missing, special_support), ',') FROM feedback_requests WHERE transition_id = $2))",
+    )
+    .bind(c.child)
+    .bind(c.transition)
+    .fetch_one(&mut conn)
+    .await
+    .unwrap()
+}
+
+fn vejle(report: &retention::PurgeReport) -> &retention::PurgeCounts {
+    &report
+        .municipalities
+        .iter()
+        .find(|m| m.code == "0630")
+        .expect("Vejle in the report")
+        .counts
+}
+
+#[tokio::test]
+async fn purge_removes_personal_data_of_old_finished_transitions_and_keeps_the_aggregates() {
+    let app = spawn_app().await;
+    // closed 6 years ago (Vejle keeps 1,825 days), child no longer enrolled
+    let old = case(&app, "Gammel", "closed", 2200, true).await;
+    // cancelled long ago too, but the child is still enrolled: its transition is purged, the
+    // child stays
+    let enrolled = case(&app, "Indskrevet", "cancelled", 2300, false).await;
+    let recent = case(&app, "Nylig", "closed", 10, true).await;
+    // open, however old its last event
+    let open = case(&app, "Aaben", "sent", 3000, true).await;
+    let cases = [&old, &enrolled, &recent, &open];
+    let mut before = Vec::new();
+    for c in cases {
+        before.push(state_of(&app, c).await);
+    }
+    let audit_before = app.count("SELECT count(*) FROM audit_log").await;
+
+    // Dry run: reports what would go, changes nothing (not even the audit log).
+    let dry = retention::purge(&app.db, OffsetDateTime::now_utc(), true)
+        .await
+        .unwrap();
+    assert!(dry.dry_run && dry.failures.is_empty());
+    let expected = retention::PurgeCounts {
+        purged_transitions: 2,
+        deleted_answers: 2,
+        erased_notes: 4,
+        erased_feedback_texts: 2,
+        deleted_guardians: 1,
+        deleted_enrolments: 1,
+        anonymised_children: 1,
+        deleted_mails: 0,
+    };
+    assert_eq!(vejle(&dry), &expected);
+    for (c, b) in cases.iter().zip(&before) {
+        assert_eq!(&state_of(&app, c).await, b, "the dry run changed data");
+    }
+    assert_eq!(
+        app.count("SELECT count(*) FROM audit_log").await,
+        audit_before
+    );
+    assert_eq!(
+        app.count("SELECT count(*) FROM transitions WHERE purged_at IS NOT NULL")
+            .await,
+        0
+    );
+    assert!(retention::describe(&dry).contains("Prøvekørsel"));
+
+    // The real run removes exactly what the dry run reported.
+    let report = retention::purge(&app.db, OffsetDateTime::now_utc(), false)
+        .await
+        .unwrap();
+    assert!(report.failures.is_empty(), "{:?}", report.failures);
+    assert_eq!(vejle(&report), &expected);
+
+    let mut conn = app.owner_conn().await;
+    // the old child: anonymised, guardians and enrolments gone
+    let (first, last, birth, cpr): (String, String, time::Date, Option<String>) =
+        sqlx::query_as("SELECT first_name, last_name, birth_date, cpr FROM children WHERE id = $1")
+            .bind(old.child)
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+    assert_eq!((first.as_str(), last.as_str()), ("Anonymiseret", "barn"));
+    assert_eq!(birth, time::macros::date!(2019 - 01 - 01));
+    assert_eq!(cpr, None);
+    let n = |sql: &'static str, id: Uuid| sqlx::query_scalar::<_, i64>(sql).bind(id);
+    assert_eq!(
+        n(
+            "SELECT count(*) FROM guardians WHERE child_id = $1",
+            old.child
+        )
+        .fetch_one(&mut conn)
+        .await
+        .unwrap(),
+        0
+    );
+    assert_eq!(
+        n(
+            "SELECT count(*) FROM enrolments WHERE child_id = $1",
+            old.child
+        )
+        .fetch_one(&mut conn)
+        .await
+        .unwrap(),
+        0
+    );
+    // free text gone, the scale answer kept
+    let answers: Vec<(Uuid, Option<String>)> =
+        sqlx::query_as("SELECT question_id, value FROM answers WHERE transition_id = $1")
+            .bind(old.transition)
+            .fetch_all(&mut conn)
+            .await
+            .unwrap();
+    assert_eq!(answers, vec![(old.scale_q, Some("3".to_string()))]);
+    assert!(!answers.iter().any(|(q, _)| *q == old.free_text_q));
+    // the transition and its history stay, without notes
+    let (status, purged): (String, bool) =
+        sqlx::query_as("SELECT status, purged_at IS NOT NULL FROM transitions WHERE id = $1")
+            .bind(old.transition)
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+    assert_eq!((status.as_str(), purged), ("closed", true));
+    let events: Vec<(String, Option<String>)> = sqlx::query_as(
+        "SELECT to_status, note FROM transition_events WHERE transition_id = $1 ORDER BY at",
+    )
+    .bind(old.transition)
+    .fetch_all(&mut conn)
+    .await
+    .unwrap();
+    assert_eq!(
+        events,
+        vec![("draft".to_string(), None), ("closed".to_string(), None)]
+    );
+    // the consent decision stays, without the guardian and the note
+    let consent: (String, Option<Uuid>, Option<String>) = sqlx::query_as(
+        "SELECT decision, guardian_id, note FROM consent_records WHERE transition_id = $1",
+    )
+    .bind(old.transition)
+    .fetch_one(&mut conn)
+    .await
+    .unwrap();
+    assert_eq!(consent, ("given".to_string(), None, None));
+    // feedback numbers stay, its text goes
+    let feedback: (Option<i16>, Option<i16>, Option<String>, Option<bool>) = sqlx::query_as(
+        "SELECT usefulness, completeness, missing, special_support FROM feedback_requests WHERE transition_id = $1",
+    )
+    .bind(old.transition)
+    .fetch_one(&mut conn)
+    .await
+    .unwrap();
+    assert_eq!(feedback, (Some(4), Some(3), None, Some(true)));
+    // nothing of the old child's name is left in its transition's data
+    let leftover = state_of(&app, &old).await;
+    assert!(!leftover.contains("Gammel"), "{leftover}");
+    assert!(!leftover.contains("Mor til"), "{leftover}");
+
+    // still enrolled: the transition is purged, the child and guardian stay
+    let s = state_of(&app, &enrolled).await;
+    assert!(s.contains("Indskrevet,Hemmelig,2019-05-17,170519-"), "{s}");
+    assert!(s.contains("Mor til Indskrevet"), "{s}");
+    assert!(!s.contains("dinosaurer") && !s.contains("får ro"), "{s}");
+    assert_eq!(
+        n(
+            "SELECT count(*) FROM guardians WHERE id = $1",
+            enrolled.guardian
+        )
+        .fetch_one(&mut conn)
+        .await
+        .unwrap(),
+        1
+    );
+
+    // recent and open transitions: untouched
+    assert_eq!(state_of(&app, &recent).await, before[2]);
+    assert_eq!(state_of(&app, &open).await, before[3]);
+
+    // one audit entry per municipality, with the counts
+    assert_eq!(
+        app.count("SELECT count(*) FROM audit_log WHERE action = 'purge'")
+            .await,
+        2
+    );
+    let details: serde_json::Value = sqlx::query_scalar(
+        "SELECT details FROM audit_log WHERE action = 'purge' AND municipality_id = $1",
+    )
+    .bind(old.municipality)
+    .fetch_one(&mut conn)
+    .await
+    .unwrap();
+    assert_eq!(details["counts"]["purged_transitions"], 2);
+    assert_eq!(details["counts"]["anonymised_children"], 1);
+
+    // a second run finds nothing more and changes nothing
+    let states: Vec<String> = {
+        let mut v = Vec::new();
+        for c in cases {
+            v.push(state_of(&app, c).await);
+        }
+        v
+    };
+    let again = retention::purge(&app.db, OffsetDateTime::now_utc(), false)
+        .await
+        .unwrap();
+    assert!(vejle(&again).is_empty(), "{:?}", vejle(&again));
+    for (c, s) in cases.iter().zip(&states) {
+        assert_eq!(&state_of(&app, c).await, s, "the second run changed data");
+    }
+
+    // once the enrolment ends, the next run anonymises the remaining child
+    sqlx::query("UPDATE enrolments SET ends_on = current_date - 1 WHERE child_id = $1")
+        .bind(enrolled.child)
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let later = retention::purge(&app.db, OffsetDateTime::now_utc(), false)
+        .await
+        .unwrap();
+    assert_eq!(vejle(&later).anonymised_children, 1);
+    assert_eq!(vejle(&later).purged_transitions, 0);
+    assert!(state_of(&app, &enrolled)
+        .await
+        .starts_with("Anonymiseret,barn,2019-01-01"));
+}
+
+#[tokio::test]
+async fn the_purge_function_only_works_in_the_callers_own_municipality() {
+    let app = spawn_app().await;
+    let vejle = app.municipality_id("0630").await;
+    let stevns = app.municipality_id("0336").await;
+    let mut tx = db::begin(&app.db, Scope::Municipality(vejle))
+        .await
+        .unwrap();
+    let refused = sqlx::query("SELECT * FROM retention_purge($1, now(), true)")
+        .bind(stevns)
+        .fetch_all(&mut *tx)
+        .await;
+    assert!(refused.is_err(), "another municipality must be refused");
+    drop(tx);
+    // and the app role cannot rewrite the append-only history itself
+    let mut tx = db::begin(&app.db, Scope::Municipality(vejle))
+        .await
+        .unwrap();
+    let direct = sqlx::query("UPDATE transition_events SET note = NULL")
+        .execute(&mut *tx)
+        .await;
+    assert!(direct.is_err());
+}
+
+// ---------------------------------------------------------------------------------------------
+// The audit search
+
+/// `n` audit entries about `child`, one second apart, with client addresses 10.9.0.0 + i.
+async fn entries(app: &TestApp, municipality: Uuid, child: Uuid, n: i32) {
+    let mut conn = app.owner_conn().await;
+    sqlx::query(
+        "INSERT INTO audit_log (municipality_id, at, user_id, role, action, entity_type, entity_id, child_id, client_addr)
+         SELECT $1, now() - interval '1 day' + make_interval(secs => i), u.id, 'Kommunal administrator', 'read',
+                'child', $2, $2, ('10.9.' || (i / 256) || '.' || (i % 256))::inet
+         FROM generate_series(0, $3 - 1) AS i, users u WHERE u.email = $4",
+    )
+    .bind(municipality)
+    .bind(child)
+    .bind(n)
+    .bind(ADMIN)
+    .execute(&mut conn)
+    .await
+    .unwrap();
+}
+
+fn addresses(html: &str) -> Vec<String> {
+    html.split("<td>10.9.")
+        .skip(1)
+        .map(|s| format!("10.9.{}", s.split('<').next().unwrap()))
+        .collect()
+}
+
+fn link(html: &str, text: &str) -> Option<String> {
+    let end = html.find(&format!(">{text}</a>"))?;
+    let start = html[..end].rfind("href=\"")? + "href=\"".len();
+    let href = html[start..].split('"').next()?;
+    Some(href.replace("&amp;", "&").replace("&#38;", "&"))
+}
+
+/// The role under the name in each row of the audit table.
+fn row_roles(html: &str) -> Vec<String> {
+    html.split("<br><span class=\"weight-normal\">")
+        .skip(1)
+        .map(|s| s.split('<').next().unwrap().to_string())
+        .collect()
+}
+
+#[tokio::test]
+async fn audit_search_pages_newest_first_with_a_keyset() {
+    let app = spawn_app().await;
+    let c = case(&app, "Side", "closed", 10, true).await;
+    entries(&app, c.municipality, c.child, 120).await;
+    let admin = app.login(ADMIN).await;
+
+    let (status, page1) = admin
+        .get_text(&format!("/audit?child={}&action=read", c.child))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{page1}");
+    let a1 = addresses(&page1);
+    assert_eq!(a1.len(), 50, "{a1:?}");
+    assert_eq!(a1[0], "10.9.0.119", "newest first");
+    assert!(link(&page1, "Nyere hændelser").is_none());
+    let older = link(&page1, "Ældre hændelser").expect("a link to older entries");
+    assert!(older.contains("before="), "{older}");
+
+    let (_, page2) = admin.get_text(&older).await;
+    let a2 = addresses(&page2);
+    assert_eq!(a2.len(), 50, "{older} {a2:?}");
+    assert_eq!(a2[0], "10.9.0.69");
+    let (_, page3) = admin
+        .get_text(&link(&page2, "Ældre hændelser").unwrap())
+        .await;
+    let a3 = addresses(&page3);
+    assert_eq!(a3.len(), 20);
+    assert_eq!(a3.last().unwrap(), "10.9.0.0");
+    assert!(link(&page3, "Ældre hændelser").is_none());
+    // and back again
+    let (_, back) = admin
+        .get_text(&link(&page2, "Nyere hændelser").unwrap())
+        .await;
+    assert_eq!(addresses(&back), a1);
+
+    // reading the log is itself audited, with the child
+    assert!(
+        app.count(&format!(
+            "SELECT count(*) FROM audit_log WHERE action = 'view_audit' AND child_id = '{}'",
+            c.child
+        ))
+        .await
+            >= 4
+    );
+}
+
+#[tokio::test]
+async fn audit_filters_csv_and_refusals() {
+    let app = spawn_app().await;
+    let c = case(&app, "Filter", "closed", 10, false).await;
+    let admin = app.login(ADMIN).await;
+    // a read of the child by the leader and by the administrator
+    let leder = app.login(LEDER).await;
+    assert_eq!(
+        leder.get(&format!("/children/{}", c.child)).await.status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        admin.get(&format!("/children/{}", c.child)).await.status(),
+        StatusCode::OK
+    );
+    // the child's page links to its access log
+    let (_, show) = admin.get_text(&format!("/children/{}", c.child)).await;
+    assert!(show.contains(&format!("href=\"/audit?child={}\"", c.child)));
+    let (_, show) = leder.get_text(&format!("/children/{}", c.child)).await;
+    assert!(!show.contains("Se adgangslog"));
+
+    let mut conn = app.owner_conn().await;
+    let (leder_id, leder_name): (Uuid, String) =
+        sqlx::query_as("SELECT id, name FROM users WHERE email = $1")
+            .bind(LEDER)
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+
+    let (status, html) = admin.get_text(&format!("/audit?child={}", c.child)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("Filter Hemmelig"), "the child is named");
+    let roles = row_roles(&html);
+    assert!(roles.contains(&"Leder".to_string()), "{roles:?}");
+    assert!(
+        roles.contains(&"Kommunal administrator".to_string()),
+        "{roles:?}"
+    );
+    assert!(html.contains("Læst"));
+    // by user
+    let (_, html) = admin
+        .get_text(&format!("/audit?child={}&user={leder_id}", c.child))
+        .await;
+    let roles = row_roles(&html);
+    assert!(
+        !roles.is_empty() && roles.iter().all(|r| r == "Leder"),
+        "{roles:?}"
+    );
+    assert!(html.contains(&format!(">{leder_name}</a>")));
+    // by action
+    let (_, html) = admin
+        .get_text(&format!("/audit?child={}&action=view_audit", c.child))
+        .await;
+    assert!(!row_roles(&html).is_empty());
+    assert!(!html.contains("<td>Læst</td>"));
+    // by name
+    let (_, html) = admin.get_text("/audit?q=filter+hemm").await;
+    assert!(html.contains("Filter Hemmelig"));
+    assert!(!row_roles(&html).is_empty());
+    let (_, html) = admin.get_text("/audit?q=ingen+s%C3%A5dan").await;
+    assert!(html.contains("Ingen hændelser passer"));
+    // by period: nothing before 2001, everything today
+    let (_, html) = admin
+        .get_text(&format!(
+            "/audit?child={}&from=2000-01-01&to=2000-12-31",
+            c.child
+        ))
+        .await;
+    assert!(html.contains("Ingen hændelser passer"));
+    let today = OffsetDateTime::now_utc().date();
+    let (_, html) = admin
+        .get_text(&format!("/audit?child={}&from={today}&to={today}", c.child))
+        .await;
+    assert!(row_roles(&html).contains(&"Leder".to_string()));
+
+    // bad filters: field errors or 4xx, never a 500
+    for bad in [
+        "/audit?from=31-02-2026",
+        "/audit?to=i+g%C3%A5r",
+        "/audit?user=nogen",
+        "/audit?child=ikke-et-id",
+        "/audit?action=DROP%20TABLE",
+        "/audit?from=2026-02-01&to=2026-01-01",
+        "/audit?q=170519-1234",
+    ] {
+        let (status, html) = admin.get_text(bad).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{bad}");
+        assert!(html.contains("Der er problemer"), "{bad}");
+        assert!(!html.contains("170519-1234"), "a CPR number is not echoed");
+    }
+    for bad in ["/audit.csv?from=nej", "/audit?page=1&from=%ZZ"] {
+        let status = admin.get(bad).await.status();
+        assert!(status.is_client_error(), "{bad}: {status}");
+    }
+    let status = admin.get("/audit?before=abc&after=-1").await.status();
+    assert_eq!(status, StatusCode::OK);
+
+    // CSV: same filters, quoted, formulas neutralised
+    sqlx::query(
+        "UPDATE children SET first_name = '=HYPERLINK(\"x\")', last_name = 'Semi;kolon' WHERE id = $1",
+    )
+    .bind(c.child)
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    let r = admin
+        .get(&format!("/audit.csv?child={}&user={leder_id}", c.child))
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(r.headers()[header::CONTENT_TYPE]
+        .to_str()
+        .unwrap()
+        .starts_with("text/csv"));
+    assert!(r.headers()[header::CONTENT_DISPOSITION]
+        .to_str()
+        .unwrap()
+        .starts_with("attachment"));
+    let csv = r.text().await.unwrap();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert!(lines[0].starts_with("\u{feff}Tidspunkt;Bruger;"));
+    assert!(lines.len() >= 2, "{csv}");
+    assert!(
+        csv.contains("\"'=HYPERLINK(\"\"x\"\") Semi;kolon\""),
+        "quoted and neutralised: {csv}"
+    );
+    assert!(lines[1..].iter().all(|l| l.contains(&leder_name)), "{csv}");
+    assert_eq!(
+        app.count("SELECT count(*) FROM audit_log WHERE action = 'export_audit'")
+            .await,
+        1
+    );
+
+    // non-administrators are refused
+    for path in ["/audit", "/audit.csv"] {
+        assert_eq!(leder.get(path).await.status(), StatusCode::FORBIDDEN);
+    }
+    let staff = app.login("paedagog@vejle.overgang.test").await;
+    assert_eq!(staff.get("/audit").await.status(), StatusCode::FORBIDDEN);
+    let analyst = app.login("analytiker@vejle.overgang.test").await;
+    assert_eq!(
+        analyst.get("/audit.csv").await.status(),
+        StatusCode::FORBIDDEN
+    );
+}
+
+#[tokio::test]
+async fn stevns_never_sees_vejle_entries() {
+    let app = spawn_app().await;
+    let c = case(&app, "Vejlebarn", "closed", 10, true).await;
+    entries(&app, c.municipality, c.child, 3).await;
+    let mut conn = app.owner_conn().await;
+    let (vejle_admin, vejle_admin_name): (Uuid, String) =
+        sqlx::query_as("SELECT id, name FROM users WHERE email = $1")
+            .bind(ADMIN)
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+    let vejle_entry: i64 = sqlx::query_scalar("SELECT max(id) FROM audit_log WHERE child_id = $1")
+        .bind(c.child)
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    let stevns = app.login(STEVNS_ADMIN).await;
+    for path in [
+        "/audit".to_string(),
+        format!("/audit?child={}", c.child),
+        format!("/audit?user={vejle_admin}"),
+        "/audit?q=vejlebarn".to_string(),
+        format!("/audit?before={}", vejle_entry + 1),
+        format!("/audit?after={}", vejle_entry - 1),
+    ] {
+        let (status, html) = stevns.get_text(&path).await;
+        assert_eq!(status, StatusCode::OK, "{path}");
+        assert!(addresses(&html).is_empty(), "{path} showed Vejle entries");
+        assert!(!html.contains("Vejlebarn"), "{path}");
+        assert!(!html.contains(&vejle_admin_name), "{path}");
+    }
+    let csv = stevns
+        .get(&format!("/audit.csv?child={}", c.child))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(csv.lines().count(), 1, "only the header: {csv}");
+    let csv = stevns.get("/audit.csv").await.text().await.unwrap();
+    assert!(!csv.contains("Vejle"), "{csv}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// The data-subject export
+
+#[tokio::test]
+async fn subject_access_export_holds_every_section_and_is_audited() {
+    let app = spawn_app().await;
+    let c = case(&app, "Indsigt", "closed", 10, true).await;
+    let mut conn = app.owner_conn().await;
+    let cpr: String = sqlx::query_scalar("SELECT cpr FROM children WHERE id = $1")
+        .bind(c.child)
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    let admin = app.login(ADMIN).await;
+    assert_eq!(
+        admin.get(&format!("/children/{}", c.child)).await.status(),
+        StatusCode::OK
+    );
+
+    let r = admin
+        .get(&format!("/children/{}/export.json", c.child))
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let disposition = r.headers()[header::CONTENT_DISPOSITION]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(disposition.starts_with("attachment"), "{disposition}");
+    assert!(!disposition.contains(&cpr));
+    let json: serde_json::Value = serde_json::from_str(&r.text().await.unwrap()).unwrap();
+    for section in [
+        "municipality",
+        "child",
+        "guardians",
+        "enrolments",
+        "transitions",
+        "answers",
+        "consent_records",
+        "feedback",
+        "audit_log",
+    ] {
+        assert!(json.get(section).is_some(), "section {section} missing");
+    }
+    assert_eq!(json["child"]["cpr"], cpr.as_str(), "the subject's own CPR");
+    assert_eq!(json["child"]["first_name"], "Indsigt");
+    assert_eq!(json["guardians"][0]["name"], "Mor til Indsigt");
+    assert_eq!(json["enrolments"].as_array().unwrap().len(), 1);
+    let t = &json["transitions"][0];
+    assert_eq!(t["status"], "closed");
+    assert_eq!(t["events"].as_array().unwrap().len(), 2);
+    assert_eq!(t["events"][1]["note"], "Mor bad om at Indsigt får ro");
+    let answers = json["answers"].as_array().unwrap();
+    assert_eq!(answers.len(), 2);
+    assert!(answers
+        .iter()
+        .any(|a| a["value"] == "Indsigt elsker dinosaurer"
+            && !a["question"].as_str().unwrap().is_empty()));
+    assert_eq!(json["consent_records"][0]["guardian"], "Mor til Indsigt");
+    assert_eq!(json["feedback"][0]["missing"], "Mere om Indsigts sprog");
+    let audit = json["audit_log"].as_array().unwrap();
+    assert!(audit.iter().any(|a| a["action"] == "read"), "{audit:?}");
+
+    let (status, html) = admin
+        .get_text(&format!("/children/{}/export", c.child))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains(&cpr));
+    assert!(html.contains("Indsigt elsker dinosaurer"));
+    assert!(html.contains("Adgangslog"));
+    assert_eq!(
+        app.count(&format!(
+            "SELECT count(*) FROM audit_log WHERE action = 'export' AND child_id = '{}'",
+            c.child
+        ))
+        .await,
+        2
+    );
+    // the CPR number is in no audit entry
+    assert_eq!(
+        app.count(&format!(
+            "SELECT count(*) FROM audit_log WHERE details::text LIKE '%{cpr}%'"
+        ))
+        .await,
+        0
+    );
+
+    // another municipality: 404; not an administrator: 403
+    let stevns = app.login(STEVNS_ADMIN).await;
+    let leder = app.login(LEDER).await;
+    for suffix in ["export", "export.json"] {
+        let path = format!("/children/{}/{suffix}", c.child);
+        assert_eq!(stevns.get(&path).await.status(), StatusCode::NOT_FOUND);
+        assert_eq!(leder.get(&path).await.status(), StatusCode::FORBIDDEN);
+        let unknown = format!("/children/{}/{suffix}", Uuid::new_v4());
+        assert_eq!(admin.get(&unknown).await.status(), StatusCode::NOT_FOUND);
+    }
+}
