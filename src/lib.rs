@@ -11,6 +11,7 @@ pub mod import;
 pub mod institutions;
 pub mod mail;
 pub mod pages;
+pub mod parents;
 pub mod platform;
 pub mod seed;
 pub mod server;
@@ -40,6 +41,7 @@ pub fn router(state: AppState) -> Router {
         .merge(forms::router())
         .merge(users::router())
         .merge(transitions::router())
+        .merge(parents::router())
         .merge(pages::router())
         .fallback(web::not_found)
         .method_not_allowed_fallback(web::method_not_allowed)

@@ -130,6 +130,8 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     }
     let (stop_mail, mail_stopped) = tokio::sync::watch::channel(false);
     let mut mail_task = mail::spawn(pool.clone(), mailer, mail_stopped);
+    let reminder_task =
+        crate::parents::reminders::spawn(pool.clone(), config.clone(), stop_mail.subscribe());
     let state = AppState::new(pool.clone(), config);
     let app = crate::router(state).into_make_service_with_connect_info::<SocketAddr>();
     axum::serve(listener, app)
@@ -139,6 +141,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     // Requests are done, so nothing queues mail any more; let a delivery in progress finish,
     // but do not let a hanging SMTP server hold up the shutdown.
     let _ = stop_mail.send(true);
+    reminder_task.abort();
     if tokio::time::timeout(std::time::Duration::from_secs(10), &mut mail_task)
         .await
         .is_err()
