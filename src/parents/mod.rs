@@ -242,11 +242,11 @@ pub async fn current_decisions(
         .collect())
 }
 
-pub fn current_of<'a>(
-    decisions: &'a [(Uuid, Uuid, String)],
+pub fn current_of(
+    decisions: &[(Uuid, Uuid, String)],
     guardian: Uuid,
     section: Uuid,
-) -> Option<&'a str> {
+) -> Option<&str> {
     decisions
         .iter()
         .find(|(g, s, _)| *g == guardian && *s == section)
