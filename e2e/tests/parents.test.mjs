@@ -24,7 +24,7 @@ const letters = () =>
   Array.from({ length: 6 }, () => String.fromCharCode(97 + Math.floor(Math.random() * 26))).join('');
 const SURNAME = `Forældresen${letters()}`;
 const FIRST = 'Lykke';
-const GUARDIAN = `Bente ${SURNAME}`;
+const GUARDIAN = `Bente Moster${letters()}`;
 const PERSPECTIVE = 'Lykke elsker at synge og har brug for lidt ekstra tid om morgenen.';
 
 let browser;
