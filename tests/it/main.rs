@@ -12,6 +12,7 @@ mod institutions;
 mod pages;
 mod parents;
 mod platform;
+mod receiving;
 mod tenancy;
 mod transitions;
 mod users;
