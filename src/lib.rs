@@ -12,6 +12,7 @@ pub mod import;
 pub mod institutions;
 pub mod mail;
 pub mod pages;
+pub mod parents;
 pub mod platform;
 pub mod retention;
 pub mod seed;
@@ -44,6 +45,7 @@ pub fn router(state: AppState) -> Router {
         .merge(transitions::router())
         .merge(audit::router())
         .merge(dsar::router())
+        .merge(parents::router())
         .merge(pages::router())
         .fallback(web::not_found)
         .method_not_allowed_fallback(web::method_not_allowed)

@@ -146,6 +146,8 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let (stop_mail, mail_stopped) = tokio::sync::watch::channel(false);
     let mut mail_task = mail::spawn(pool.clone(), mailer, mail_stopped.clone());
     let purge_task = retention::spawn(pool.clone(), mail_stopped);
+    let reminder_task =
+        crate::parents::reminders::spawn(pool.clone(), config.clone(), stop_mail.subscribe());
     let state = AppState::new(pool.clone(), config);
     let app = crate::router(state).into_make_service_with_connect_info::<SocketAddr>();
     axum::serve(listener, app)
@@ -157,6 +159,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let _ = stop_mail.send(true);
     // A purge in progress is one transaction per municipality: stopping it midway rolls back.
     purge_task.abort();
+    reminder_task.abort();
     if tokio::time::timeout(std::time::Duration::from_secs(10), &mut mail_task)
         .await
         .is_err()

@@ -602,6 +602,7 @@ pub struct StatusForm {
 }
 
 pub async fn change_status(
+    axum::extract::State(state): axum::extract::State<crate::AppState>,
     mut ctx: Ctx,
     Path(id): Path<Uuid>,
     Form(f): Form<StatusForm>,
@@ -647,10 +648,20 @@ pub async fn change_status(
         (!note.is_empty()).then_some(note),
     )
     .await?;
+    let parents_flash = crate::parents::on_status(
+        &mut ctx.tx,
+        &actor,
+        &state.config,
+        access.municipality_id,
+        id,
+        to,
+    )
+    .await?;
     ctx.commit().await?;
+    crate::mail::wake();
     Ok(web::redirect_with_flash(
         &path(id),
-        Flash::success(format!("Status er nu «{}».", to.label())),
+        Flash::success(format!("Status er nu «{}».{parents_flash}", to.label())),
     ))
 }
 

@@ -115,6 +115,10 @@ const EXPECTED: &[(&str, &str, [u16; 10])] = &[
     ("POST", "/transitions/{id}/form",                     [303, 403, 400, 400, 400, 403, 403, 403, 404, 404]),
     ("POST", "/transitions/{id}/responsible",              [303, 403, 400, 400, 403, 403, 403, 403, 404, 404]),
     ("POST", "/transitions/{id}/status",                   [303, 403, 400, 400, 400, 403, 403, 403, 404, 404]),
+    ("GET", "/transitions/{id}/parents",                   [303, 403, 200, 200, 200, 403, 403, 403, 404, 404]),
+    ("POST", "/transitions/{id}/parents/consent",          [303, 403, 400, 400, 400, 403, 403, 403, 404, 404]),
+    ("POST", "/transitions/{id}/parents/links",            [303, 403, 400, 400, 400, 403, 403, 403, 404, 404]),
+    ("POST", "/transitions/{id}/parents/revoke",           [303, 403, 400, 400, 400, 403, 403, 403, 404, 404]),
     ("GET", "/users",                                      [303, 403, 200, 200, 403, 403, 403, 403, 200, 403]),
     ("GET", "/users/invite",                               [303, 403, 200, 200, 403, 403, 403, 403, 200, 403]),
     ("POST", "/users/invite",                              [303, 403, 422, 422, 403, 403, 403, 403, 422, 403]),
@@ -134,6 +138,10 @@ const EXPECTED: &[(&str, &str, [u16; 10])] = &[
     ("POST", "/password/forgot",                           [422, 422, 422, 422, 422, 422, 422, 422, 422, 422]),
     ("GET", "/password/reset/{token}",                     [404, 404, 404, 404, 404, 404, 404, 404, 404, 404]),
     ("POST", "/password/reset/{token}",                    [404, 404, 404, 404, 404, 404, 404, 404, 404, 404]),
+    // a bogus parent link: the same "link does not work" page for everybody, logged in or not
+    ("GET", "/foraelder/{token}",                          [404, 404, 404, 404, 404, 404, 404, 404, 404, 404]),
+    ("POST", "/foraelder/{token}",                         [404, 404, 404, 404, 404, 404, 404, 404, 404, 404]),
+    ("POST", "/foraelder/{token}/consent",                 [404, 404, 404, 404, 404, 404, 404, 404, 404, 404]),
 ];
 
 /// (method, path) of every route in src/, read from the `.route(` calls.
@@ -382,6 +390,8 @@ async fn snapshot(app: &TestApp) -> Vec<i64> {
         // a POST with no fields must never move or reassign a transition
         "SELECT count(*) FROM transition_events",
         "SELECT count(*) FROM transitions WHERE version <> 1",
+        "SELECT count(*) FROM parent_links",
+        "SELECT count(*) FROM consent_records",
     ] {
         counts.push(sqlx::query_scalar(sql).fetch_one(&mut conn).await.unwrap());
     }

@@ -10,6 +10,7 @@ mod forms;
 mod import;
 mod institutions;
 mod pages;
+mod parents;
 mod platform;
 mod receiving;
 mod privacy;
