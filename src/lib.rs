@@ -6,6 +6,7 @@ pub mod children;
 pub mod config;
 pub mod dashboard;
 pub mod db;
+pub mod feedback;
 pub mod forms;
 pub mod import;
 pub mod institutions;
@@ -40,6 +41,7 @@ pub fn router(state: AppState) -> Router {
         .merge(forms::router())
         .merge(users::router())
         .merge(transitions::router())
+        .merge(feedback::router())
         .merge(pages::router())
         .fallback(web::not_found)
         .method_not_allowed_fallback(web::method_not_allowed)

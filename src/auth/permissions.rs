@@ -70,6 +70,7 @@ pub fn navigation(user: &CurrentUser) -> Vec<(&'static str, &'static str)> {
     if user.can(Permission::ViewChildren) {
         nav.push(("/children", "Børn"));
         nav.push(("/transitions", "Overgange"));
+        nav.push(("/feedback", "Tilbagemeldinger"));
     }
     if user.can(Permission::AdministerMunicipality) {
         nav.push(("/institutions", "Institutioner"));

@@ -106,6 +106,10 @@ impl Status {
         if self == Status::Draft {
             moves.push(Status::Ready);
         }
+        // A receiver who never acknowledged the handover must still be asked for feedback.
+        if self == Status::Sent {
+            moves.push(Status::FeedbackRequested);
+        }
         if self.is_open() {
             moves.push(Status::Cancelled);
         }
@@ -243,6 +247,7 @@ mod tests {
         (WithParents, Ready),
         (Ready, Sent),
         (Sent, Received),
+        (Sent, FeedbackRequested),
         (Received, FeedbackRequested),
         (FeedbackRequested, FeedbackGiven),
         (FeedbackGiven, Closed),
