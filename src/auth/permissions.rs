@@ -70,6 +70,7 @@ pub fn navigation(user: &CurrentUser) -> Vec<(&'static str, &'static str)> {
     if user.can(Permission::ViewChildren) {
         nav.push(("/children", "Børn"));
         nav.push(("/transitions", "Overgange"));
+        nav.push(("/inbox", "Indbakke"));
         nav.push(("/feedback", "Tilbagemeldinger"));
     }
     if user.can(Permission::AdministerMunicipality) {

@@ -24,13 +24,13 @@ pub const NAV: &str = "/transitions";
 /// How many days before the planned date a transition not yet sent is marked as due.
 const DUE_DAYS: i64 = 14;
 
-fn kind_label(kind: &str) -> String {
+pub(super) fn kind_label(kind: &str) -> String {
     TransitionKind::parse(kind)
         .map(|k| k.label().to_string())
         .unwrap_or_else(|| kind.to_string())
 }
 
-fn status_label(status: &str) -> &'static str {
+pub(super) fn status_label(status: &str) -> &'static str {
     Status::parse(status).map(Status::label).unwrap_or("Ukendt")
 }
 
@@ -67,6 +67,8 @@ pub struct Row {
     pub planned_date: String,
     pub status: &'static str,
     pub due: &'static str,
+    /// "12 af 41" while the form is being written; empty after.
+    pub progress: String,
 }
 
 #[derive(Template)]
@@ -89,6 +91,11 @@ fn rows(list: Vec<queries::ListRow>, today: Date) -> Vec<Row> {
             planned_date: format_date(r.planned_date),
             status: status_label(&r.status),
             due: due_marker(&r.status, r.planned_date, today),
+            progress: if matches!(r.status.as_str(), "draft" | "with_parents") {
+                format!("{} af {}", r.answered, r.questions)
+            } else {
+                String::new()
+            },
         })
         .collect()
 }
@@ -444,9 +451,20 @@ pub struct ShowPage {
     pub events: Vec<EventView>,
     pub moves: Vec<MoveView>,
     pub staff: Option<Vec<SelectOption>>,
+    /// Sent to the receiver (so the receiving end's parts apply).
+    pub delivered: bool,
+    /// Who acknowledged receipt, and when ("" while not acknowledged).
+    pub acknowledged: String,
+    /// The handover as the receiver reads it (receivers, once sent).
+    pub handover: Option<Vec<super::handover::SectionRead>>,
+    pub may_acknowledge: bool,
+    pub may_print: bool,
+    /// Read receipts, for the sending side once sent.
+    pub receipts: Option<Vec<super::receiving::ReceiptView>>,
+    pub meeting: super::meeting::Summary,
 }
 
-fn format_at(at: time::OffsetDateTime) -> String {
+pub(super) fn format_at(at: time::OffsetDateTime) -> String {
     format!(
         "{} {:02}:{:02}",
         format_date(at.date()),
@@ -480,6 +498,7 @@ pub async fn show(mut ctx: Ctx, Path(id): Path<Uuid>) -> AppResult<Response> {
             .map(Status::allowed_moves)
             .unwrap_or_default()
             .into_iter()
+            .filter(|s| sender_may_move_to(*s))
             .map(|s| MoveView {
                 to: s.as_str(),
                 label: s.action_label(),
@@ -504,7 +523,26 @@ pub async fn show(mut ctx: Ctx, Path(id): Path<Uuid>) -> AppResult<Response> {
         Entry::new("view", "transition", Some(id)).child(t.child_id),
     )
     .await?;
+    let end = super::receiving::for_page(&mut ctx, &t, acts).await?;
+    let acknowledged = events
+        .iter()
+        .rfind(|e| e.to_status == Status::Received.as_str())
+        .map(|e| {
+            format!(
+                "{} af {}",
+                format_at(e.at),
+                e.user_name.as_deref().unwrap_or("–")
+            )
+        })
+        .unwrap_or_default();
     let page = ShowPage {
+        delivered: super::receiving::is_delivered(&t.status),
+        acknowledged,
+        handover: end.handover,
+        may_acknowledge: end.may_acknowledge,
+        may_print: end.may_print,
+        receipts: end.receipts,
+        meeting: end.meeting,
         layout: ctx.layout(&format!("Overgang – {}", t.child_name), NAV),
         id,
         child_href: children::child_path(t.child_id),
@@ -534,6 +572,15 @@ pub async fn show(mut ctx: Ctx, Path(id): Path<Uuid>) -> AppResult<Response> {
     Ok(web::render(&page)?.into_response())
 }
 
+/// Moves the sending side makes on the transition's page. Acknowledging receipt is the
+/// receiver's (`receiving::acknowledge`), and the feedback moves belong to the feedback flow.
+fn sender_may_move_to(to: Status) -> bool {
+    !matches!(
+        to,
+        Status::Received | Status::FeedbackRequested | Status::FeedbackGiven
+    )
+}
+
 #[derive(Default, Deserialize)]
 #[serde(default)]
 pub struct StatusForm {
@@ -558,6 +605,12 @@ pub async fn change_status(
             "Formularen manglede den nye status. Gå tilbage, genindlæs siden og prøv igen.".into(),
         ));
     };
+    if !sender_may_move_to(to) {
+        return Err(AppError::Conflict(format!(
+            "Afsenderen kan ikke flytte overleveringen til «{}»: det gør modtageren.",
+            to.label()
+        )));
+    }
     let note = f.note.trim();
     if note.chars().count() > 2000 {
         return Err(AppError::BadRequest(

@@ -1,6 +1,8 @@
 //! Transitions: a child's move from a sending to a receiving institution, with its status
 //! machine (`status`), the worklist, the creation of one transition and the relay holder, and
-//! filling its handover form (`answers`).
+//! filling its handover form (`answers`), and the receiving end: the inbox, read receipts,
+//! acknowledgement and the print view (`receiving`), the handover meeting (`meeting`), and the
+//! handover as read by either side (`handover`).
 //!
 //! Who may: administrators, and leaders and staff of the SENDING institution, create and act
 //! (`acts_for`); staff of the receiving institution may see the transition but not act (403);
@@ -9,7 +11,10 @@
 pub mod answers;
 pub mod cohort;
 pub mod handlers;
+pub mod handover;
+pub mod meeting;
 pub mod queries;
+pub mod receiving;
 pub mod status;
 
 use axum::{
@@ -34,4 +39,22 @@ pub fn router() -> Router<AppState> {
         )
         .route("/transitions/{id}/status", post(handlers::change_status))
         .route("/transitions/{id}/responsible", post(handlers::reassign))
+        .route(
+            "/transitions/{id}/acknowledge",
+            post(receiving::acknowledge),
+        )
+        .route("/transitions/{id}/print", get(receiving::print))
+        .route(
+            "/transitions/{id}/meeting",
+            get(meeting::show).post(meeting::save),
+        )
+        .route(
+            "/transitions/{id}/meeting/agreements",
+            post(meeting::add_agreement),
+        )
+        .route(
+            "/transitions/{id}/meeting/agreements/{agreement}/done",
+            post(meeting::complete_agreement),
+        )
+        .route("/inbox", get(receiving::inbox))
 }

@@ -164,6 +164,7 @@ pub struct Transition {
     pub receiving_name: String,
     pub kind: String,
     pub planned_date: Date,
+    pub template_id: Uuid,
     pub template_title: String,
     pub template_version: i32,
     pub responsible_user_id: Option<Uuid>,
@@ -186,7 +187,7 @@ pub async fn find(
         r#"SELECT t.id, t.child_id, c.first_name || ' ' || c.last_name AS "child_name!",
                   t.sending_institution_id, s.name AS sending_name,
                   t.receiving_institution_id, r.name AS receiving_name,
-                  t.kind, t.planned_date, f.title AS template_title, f.version AS template_version,
+                  t.kind, t.planned_date, t.template_id, f.title AS template_title, f.version AS template_version,
                   t.responsible_user_id, u.name AS "responsible_name?", t.status, t.version
            FROM transitions t
            JOIN children c ON c.municipality_id = t.municipality_id AND c.id = t.child_id
@@ -240,6 +241,9 @@ pub struct ListRow {
     pub kind: String,
     pub planned_date: Date,
     pub status: String,
+    /// Questions answered, of all the form's questions.
+    pub answered: i64,
+    pub questions: i64,
 }
 
 /// Open transitions the user holds the relay for.
@@ -251,7 +255,12 @@ pub async fn mine(
     sqlx::query_as!(
         ListRow,
         r#"SELECT t.id, c.first_name || ' ' || c.last_name AS "child_name!", r.name AS receiving_name,
-                  t.kind, t.planned_date, t.status
+                  t.kind, t.planned_date, t.status,
+                  (SELECT count(*) FROM answers a
+                   WHERE a.municipality_id = t.municipality_id AND a.transition_id = t.id
+                     AND (a.value <> '' OR cardinality(a."values") > 0)) AS "answered!",
+                  (SELECT count(*) FROM template_questions q
+                   WHERE q.municipality_id = t.municipality_id AND q.template_id = t.template_id) AS "questions!"
            FROM transitions t
            JOIN children c ON c.municipality_id = t.municipality_id AND c.id = t.child_id
            JOIN institutions r ON r.municipality_id = t.municipality_id AND r.id = t.receiving_institution_id
@@ -276,7 +285,12 @@ pub async fn outgoing(
     sqlx::query_as!(
         ListRow,
         r#"SELECT t.id, c.first_name || ' ' || c.last_name AS "child_name!", r.name AS receiving_name,
-                  t.kind, t.planned_date, t.status
+                  t.kind, t.planned_date, t.status,
+                  (SELECT count(*) FROM answers a
+                   WHERE a.municipality_id = t.municipality_id AND a.transition_id = t.id
+                     AND (a.value <> '' OR cardinality(a."values") > 0)) AS "answered!",
+                  (SELECT count(*) FROM template_questions q
+                   WHERE q.municipality_id = t.municipality_id AND q.template_id = t.template_id) AS "questions!"
            FROM transitions t
            JOIN children c ON c.municipality_id = t.municipality_id AND c.id = t.child_id
            JOIN institutions r ON r.municipality_id = t.municipality_id AND r.id = t.receiving_institution_id

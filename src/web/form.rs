@@ -144,6 +144,35 @@ pub fn required_text(
     v
 }
 
+/// Trims and checks a multi-line text (line breaks and tabs allowed, other control characters
+/// not); empty is allowed unless `required`. Records a message when it fails.
+pub fn multiline_text(
+    errors: &mut FieldErrors,
+    field: &'static str,
+    value: &str,
+    label: &str,
+    max: usize,
+    required: bool,
+) -> String {
+    let v = value.trim().replace("\r\n", "\n");
+    if v.is_empty() {
+        if required {
+            errors.add(field, format!("Udfyld {label}."));
+        }
+    } else if v.chars().count() > max {
+        errors.add(
+            field,
+            format!("{} må højst være {max} tegn.", capitalize(label)),
+        );
+    } else if v.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
+        errors.add(
+            field,
+            format!("{} indeholder ugyldige tegn.", capitalize(label)),
+        );
+    }
+    v
+}
+
 fn capitalize(s: &str) -> String {
     let mut c = s.chars();
     c.next()

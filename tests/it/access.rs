@@ -102,9 +102,16 @@ const EXPECTED: &[(&str, &str, [u16; 10])] = &[
     ("GET", "/transitions/cohort",                         [303, 403, 200, 200, 403, 403, 403, 403, 200, 403]),
     ("POST", "/transitions/cohort",                        [303, 403, 422, 422, 403, 403, 403, 403, 422, 403]),
     ("GET", "/transitions/new",                            [303, 403, 200, 200, 200, 200, 403, 403, 200, 200]),
+    ("GET", "/inbox",                                      [303, 403, 200, 200, 200, 200, 403, 403, 200, 200]),
     ("GET", "/transitions/{id}",                           [303, 403, 200, 200, 200, 200, 403, 403, 404, 404]),
     ("GET", "/transitions/{id}/feedback",                  [303, 403, 200, 200, 200, 403, 403, 403, 404, 404]),
     ("GET", "/transitions/{id}/form",                      [303, 403, 200, 200, 200, 403, 403, 403, 404, 404]),
+    ("GET", "/transitions/{id}/meeting",                   [303, 403, 200, 200, 200, 200, 403, 403, 404, 404]),
+    ("GET", "/transitions/{id}/print",                     [303, 403, 200, 200, 200, 403, 403, 403, 404, 404]),
+    ("POST", "/transitions/{id}/acknowledge",              [303, 403, 403, 403, 403, 400, 403, 403, 404, 404]),
+    ("POST", "/transitions/{id}/meeting",                  [303, 403, 400, 400, 400, 400, 403, 403, 404, 404]),
+    ("POST", "/transitions/{id}/meeting/agreements",       [303, 403, 409, 409, 409, 409, 403, 403, 404, 404]),
+    ("POST", "/transitions/{id}/meeting/agreements/{agreement}/done", [303, 403, 404, 404, 404, 404, 403, 403, 404, 404]),
     ("POST", "/transitions/{id}/form",                     [303, 403, 400, 400, 400, 403, 403, 403, 404, 404]),
     ("POST", "/transitions/{id}/responsible",              [303, 403, 400, 400, 403, 403, 403, 403, 404, 404]),
     ("POST", "/transitions/{id}/status",                   [303, 403, 400, 400, 400, 403, 403, 403, 404, 404]),
@@ -372,6 +379,7 @@ async fn fill(app: &TestApp, pattern: &str, f: &Fixture) -> String {
         .replace("{gid}", &f.guardian.to_string())
         .replace("{eid}", &f.enrolment.to_string())
         .replace("{assignment}", &f.assignment.to_string())
+        .replace("{agreement}", &Uuid::new_v4().to_string())
         .replace("{token}", &"A".repeat(43))
         .replace("{kind}", "institutions")
 }

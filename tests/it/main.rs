@@ -12,6 +12,7 @@ mod import;
 mod institutions;
 mod pages;
 mod platform;
+mod receiving;
 mod tenancy;
 mod transitions;
 mod users;

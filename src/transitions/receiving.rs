@@ -1,0 +1,424 @@
+//! The receiving end: the receiving institution's inbox of incoming handovers by planned date,
+//! read receipts (recorded when a receiver opens a sent handover), acknowledgement (the move
+//! sent → received, which only the receiving institution's leaders and staff can make), and the
+//! print view of a handover for either side.
+//!
+//! Who is a receiver: a user with a leader or staff role at the transition's receiving
+//! institution. Administrators oversee the inbox of every institution but do not acknowledge or
+//! leave read receipts in the receiver's name.
+
+use askama::Template;
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::json;
+use time::{Date, OffsetDateTime};
+use uuid::Uuid;
+
+use super::{
+    handlers::{self, format_at, kind_label, status_label, NAV},
+    handover::{self, Audience, SectionRead},
+    meeting,
+    status::Status,
+};
+use crate::{
+    audit::Entry,
+    auth::{Ctx, CurrentUser, Permission, Role},
+    children::{self, domain::format_date, Access},
+    db::Tx,
+    web::{self, AppError, AppResult, Flash, Form, Layout, Path},
+};
+
+pub const INBOX: &str = "/inbox";
+
+/// Statuses in which the handover has reached the receiver.
+pub const DELIVERED: [&str; 5] = [
+    "sent",
+    "received",
+    "feedback_requested",
+    "feedback_given",
+    "closed",
+];
+
+pub fn is_delivered(status: &str) -> bool {
+    DELIVERED.contains(&status)
+}
+
+/// Whether the user works at `institution` as a leader or staff member.
+pub fn works_at(user: &CurrentUser, institution: Uuid) -> bool {
+    user.institutions_with(Role::InstitutionLeader)
+        .chain(user.institutions_with(Role::Staff))
+        .any(|i| i == institution)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Queries
+
+pub struct InboxRow {
+    pub id: Uuid,
+    pub child_name: String,
+    pub sending_name: String,
+    pub receiving_name: String,
+    pub kind: String,
+    pub planned_date: Date,
+    pub status: String,
+    pub read_by_me: bool,
+    pub has_meeting: bool,
+}
+
+/// Handovers sent to the institutions (or, with `all`, anywhere in the municipality) and not
+/// yet closed or cancelled, by planned date.
+async fn incoming(
+    tx: &mut Tx,
+    municipality_id: Uuid,
+    all: bool,
+    institutions: &[Uuid],
+    user_id: Uuid,
+) -> Result<Vec<InboxRow>, sqlx::Error> {
+    sqlx::query_as!(
+        InboxRow,
+        r#"SELECT t.id, c.first_name || ' ' || c.last_name AS "child_name!",
+                  s.name AS sending_name, r.name AS receiving_name, t.kind, t.planned_date, t.status,
+                  EXISTS (SELECT 1 FROM transition_reads x
+                          WHERE x.municipality_id = t.municipality_id AND x.transition_id = t.id
+                            AND x.user_id = $4) AS "read_by_me!",
+                  EXISTS (SELECT 1 FROM handover_meetings h
+                          WHERE h.municipality_id = t.municipality_id AND h.transition_id = t.id) AS "has_meeting!"
+           FROM transitions t
+           JOIN children c ON c.municipality_id = t.municipality_id AND c.id = t.child_id
+           JOIN institutions s ON s.municipality_id = t.municipality_id AND s.id = t.sending_institution_id
+           JOIN institutions r ON r.municipality_id = t.municipality_id AND r.id = t.receiving_institution_id
+           WHERE t.municipality_id = $1 AND ($2 OR t.receiving_institution_id = ANY($3))
+             AND t.status IN ('sent', 'received', 'feedback_requested', 'feedback_given')
+           ORDER BY t.planned_date, c.first_name, c.last_name, t.id
+           LIMIT 1000"#,
+        municipality_id,
+        all,
+        institutions,
+        user_id
+    )
+    .fetch_all(&mut **tx)
+    .await
+}
+
+/// How many handovers to the institutions are still being written (so the receiver knows what
+/// is coming before it arrives).
+async fn on_the_way(
+    tx: &mut Tx,
+    municipality_id: Uuid,
+    all: bool,
+    institutions: &[Uuid],
+) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar!(
+        r#"SELECT count(*) AS "n!" FROM transitions t
+           WHERE t.municipality_id = $1 AND ($2 OR t.receiving_institution_id = ANY($3))
+             AND t.status IN ('draft', 'with_parents', 'ready')"#,
+        municipality_id,
+        all,
+        institutions
+    )
+    .fetch_one(&mut **tx)
+    .await
+}
+
+/// Records that `user_id` opened the handover: the first time, and the latest.
+async fn record_read(
+    tx: &mut Tx,
+    municipality_id: Uuid,
+    transition_id: Uuid,
+    user_id: Uuid,
+) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        "INSERT INTO transition_reads (municipality_id, transition_id, user_id)
+         VALUES ($1, $2, $3)
+         ON CONFLICT (municipality_id, transition_id, user_id) DO UPDATE SET last_read_at = now()",
+        municipality_id,
+        transition_id,
+        user_id
+    )
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+pub struct Receipt {
+    pub name: String,
+    pub first_read_at: OffsetDateTime,
+    pub last_read_at: OffsetDateTime,
+}
+
+async fn receipts(
+    tx: &mut Tx,
+    municipality_id: Uuid,
+    transition_id: Uuid,
+) -> Result<Vec<Receipt>, sqlx::Error> {
+    sqlx::query_as!(
+        Receipt,
+        "SELECT u.name, x.first_read_at, x.last_read_at
+         FROM transition_reads x
+         JOIN users u ON u.municipality_id = x.municipality_id AND u.id = x.user_id
+         WHERE x.municipality_id = $1 AND x.transition_id = $2
+         ORDER BY x.first_read_at, u.name",
+        municipality_id,
+        transition_id
+    )
+    .fetch_all(&mut **tx)
+    .await
+}
+
+// ---------------------------------------------------------------------------------------------
+// What the transition's page shows of the receiving end
+
+pub struct ReceiptView {
+    pub name: String,
+    pub first: String,
+    pub last: String,
+}
+
+/// The receiving end as the transition's page shows it, to the sender or the receiver.
+pub struct ReceivingView {
+    /// The handover as the receiver reads it (only for receivers once it is sent).
+    pub handover: Option<Vec<SectionRead>>,
+    pub may_acknowledge: bool,
+    /// The sending side always; a receiver once it is sent.
+    pub may_print: bool,
+    /// Read receipts (for the sender, once sent).
+    pub receipts: Option<Vec<ReceiptView>>,
+    pub meeting: meeting::Summary,
+}
+
+/// Loads the receiving end for the transition page, and records the read receipt when a
+/// receiver opens a delivered handover (in the page's own transaction, with its audit entry).
+pub async fn for_page(
+    ctx: &mut Ctx,
+    t: &super::queries::Transition,
+    acts: bool,
+) -> AppResult<ReceivingView> {
+    let m = ctx.user.municipality()?;
+    let receiver = works_at(&ctx.user, t.receiving_institution_id);
+    let delivered = is_delivered(&t.status);
+    let handover = if receiver && delivered {
+        record_read(&mut ctx.tx, m, t.id, ctx.user.id).await?;
+        children::audit(
+            ctx,
+            Entry::new("read_handover", "transition", Some(t.id)).child(t.child_id),
+        )
+        .await?;
+        Some(handover::load(&mut ctx.tx, m, t.id, t.template_id, Audience::Receiver).await?)
+    } else {
+        None
+    };
+    let receipts = if acts && delivered {
+        Some(
+            receipts(&mut ctx.tx, m, t.id)
+                .await?
+                .into_iter()
+                .map(|r| ReceiptView {
+                    name: r.name,
+                    first: format_at(r.first_read_at),
+                    last: format_at(r.last_read_at),
+                })
+                .collect(),
+        )
+    } else {
+        None
+    };
+    let meeting = meeting::summary(ctx, t, acts || receiver).await?;
+    Ok(ReceivingView {
+        handover,
+        may_acknowledge: receiver && t.status == Status::Sent.as_str(),
+        may_print: acts || (receiver && delivered),
+        receipts,
+        meeting,
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// The inbox
+
+pub struct InboxView {
+    pub href: String,
+    pub child: String,
+    pub sending: String,
+    pub receiving: String,
+    pub kind: String,
+    pub planned_date: String,
+    pub status: &'static str,
+    pub unread: bool,
+    pub has_meeting: bool,
+}
+
+#[derive(Template)]
+#[template(path = "transitions/inbox.html")]
+pub struct InboxPage {
+    pub layout: Layout,
+    pub rows: Vec<InboxView>,
+    pub on_the_way: i64,
+    pub show_receiving: bool,
+    pub followups: Vec<meeting::FollowUp>,
+}
+
+pub async fn inbox(mut ctx: Ctx) -> AppResult<Response> {
+    let access = Access::check(&ctx, Permission::ViewChildren)?;
+    let m = access.municipality_id;
+    let all = ctx.user.has_role(Role::MunicipalAdmin);
+    let mut mine: Vec<Uuid> = ctx
+        .user
+        .institutions_with(Role::InstitutionLeader)
+        .chain(ctx.user.institutions_with(Role::Staff))
+        .collect();
+    mine.sort();
+    mine.dedup();
+    let rows = incoming(&mut ctx.tx, m, all, &mine, ctx.user.id).await?;
+    let on_the_way = on_the_way(&mut ctx.tx, m, all, &mine).await?;
+    let followups = meeting::follow_ups(&mut ctx.tx, m, all, &mine).await?;
+    let page = InboxPage {
+        layout: ctx.layout("Indbakke", INBOX),
+        rows: rows
+            .into_iter()
+            .map(|r| InboxView {
+                href: format!("/transitions/{}", r.id),
+                child: r.child_name,
+                sending: r.sending_name,
+                receiving: r.receiving_name,
+                kind: kind_label(&r.kind),
+                planned_date: format_date(r.planned_date),
+                status: status_label(&r.status),
+                unread: !r.read_by_me,
+                has_meeting: r.has_meeting,
+            })
+            .collect(),
+        on_the_way,
+        show_receiving: all || mine.len() > 1,
+        followups,
+    };
+    ctx.commit().await?;
+    Ok(web::render(&page)?.into_response())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Acknowledgement
+
+#[derive(Default, Deserialize)]
+#[serde(default)]
+pub struct AcknowledgeForm {
+    pub version: String,
+    pub ack_note: String,
+}
+
+pub async fn acknowledge(
+    mut ctx: Ctx,
+    Path(id): Path<Uuid>,
+    Form(f): Form<AcknowledgeForm>,
+) -> AppResult<Response> {
+    let access = Access::check(&ctx, Permission::ViewChildren)?;
+    let (t, _) = handlers::visible(&mut ctx, &access, id).await?;
+    if !works_at(&ctx.user, t.receiving_institution_id) {
+        return Err(AppError::Forbidden);
+    }
+    let version: i32 = f.version.trim().parse().map_err(|_| {
+        AppError::BadRequest(
+            "Formularen manglede overleveringens version. Genindlæs siden og prøv igen.".into(),
+        )
+    })?;
+    let note = f.ack_note.trim();
+    if note.chars().count() > 2000 {
+        return Err(AppError::BadRequest(
+            "Bemærkningen må højst være 2000 tegn.".into(),
+        ));
+    }
+    let actor = ctx.actor();
+    super::status::transition_status(
+        &mut ctx.tx,
+        &actor,
+        access.municipality_id,
+        id,
+        version,
+        Status::Received,
+        (!note.is_empty()).then_some(note),
+    )
+    .await?;
+    // acknowledging is also reading it
+    record_read(&mut ctx.tx, access.municipality_id, id, ctx.user.id).await?;
+    ctx.commit().await?;
+    Ok(web::redirect_with_flash(
+        &format!("/transitions/{id}"),
+        Flash::success("Tak. Afsenderen kan nu se, at I har modtaget overleveringen."),
+    ))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Print view
+
+#[derive(Template)]
+#[template(path = "transitions/print.html")]
+pub struct PrintPage {
+    pub layout: Layout,
+    pub id: Uuid,
+    pub child_name: String,
+    pub birth_date: String,
+    pub sending: String,
+    pub receiving: String,
+    pub kind: String,
+    pub planned_date: String,
+    pub template: String,
+    pub status: &'static str,
+    pub audience: &'static str,
+    pub printed_at: String,
+    pub sections: Vec<SectionRead>,
+    pub meeting: meeting::Summary,
+}
+
+/// The handover for printing (or saving as PDF from the browser): the sender's full copy for
+/// the sending side, the receiver's consented view for the receiving side; 403 for a receiver
+/// before it is sent.
+pub async fn print(mut ctx: Ctx, Path(id): Path<Uuid>) -> AppResult<Response> {
+    let access = Access::check(&ctx, Permission::ViewChildren)?;
+    let m = access.municipality_id;
+    let (t, acts) = handlers::visible(&mut ctx, &access, id).await?;
+    let audience = if acts {
+        Audience::Sender
+    } else if works_at(&ctx.user, t.receiving_institution_id) && is_delivered(&t.status) {
+        Audience::Receiver
+    } else {
+        return Err(AppError::Forbidden);
+    };
+    let sections = handover::load(&mut ctx.tx, m, id, t.template_id, audience).await?;
+    let birth_date = sqlx::query_scalar!(
+        "SELECT birth_date FROM children WHERE municipality_id = $1 AND id = $2",
+        m,
+        t.child_id
+    )
+    .fetch_one(&mut *ctx.tx)
+    .await?;
+    let meeting = meeting::summary(&mut ctx, &t, true).await?;
+    children::audit(
+        &mut ctx,
+        Entry::new("print", "transition", Some(id))
+            .child(t.child_id)
+            .details(json!({ "audience": if acts { "sender" } else { "receiver" } })),
+    )
+    .await?;
+    let now = OffsetDateTime::now_utc();
+    let page = PrintPage {
+        layout: ctx.layout(&format!("Overlevering – {}", t.child_name), NAV),
+        id,
+        child_name: t.child_name,
+        birth_date: format_date(birth_date),
+        sending: t.sending_name,
+        receiving: t.receiving_name,
+        kind: kind_label(&t.kind),
+        planned_date: format_date(t.planned_date),
+        template: format!("{} (version {})", t.template_title, t.template_version),
+        status: status_label(&t.status),
+        audience: if acts {
+            "Afsenderens eksemplar: alle svar, også dem der kun deles med samtykke."
+        } else {
+            "Modtagerens eksemplar: det, der er delt med jer."
+        },
+        printed_at: format_at(now),
+        sections,
+        meeting,
+    };
+    ctx.commit().await?;
+    Ok(web::render(&page)?.into_response())
+}
