@@ -7,6 +7,7 @@ pub mod config;
 pub mod dashboard;
 pub mod db;
 pub mod dsar;
+pub mod feedback;
 pub mod forms;
 pub mod import;
 pub mod institutions;
@@ -46,6 +47,7 @@ pub fn router(state: AppState) -> Router {
         .merge(audit::router())
         .merge(dsar::router())
         .merge(parents::router())
+        .merge(feedback::router())
         .merge(pages::router())
         .fallback(web::not_found)
         .method_not_allowed_fallback(web::method_not_allowed)

@@ -211,3 +211,139 @@ pub async fn seed_demo(pool: &PgPool) -> anyhow::Result<bool> {
     tx.commit().await?;
     Ok(created)
 }
+
+/// Demo step (only for `seed-demo` and a fresh demo server, not for the tests' demo data): one
+/// Vejle child, "Ida Eksempel", handed over from Børnehaven Solsikken to Bakkeskolen on a date
+/// past the municipality's feedback delay, with the sender's ratings filled in and the handover
+/// sent, so the school's teacher finds a feedback request on /feedback. Idempotent.
+pub async fn demo_feedback_example(pool: &PgPool) -> anyhow::Result<bool> {
+    use crate::transitions::status::{record_event, transition_status, Status};
+
+    let mut tx = db::begin(pool, Scope::Platform).await?;
+    let Some(m) =
+        sqlx::query!("SELECT id, feedback_delay_days FROM municipalities WHERE code = '0630'")
+            .fetch_optional(&mut *tx)
+            .await?
+    else {
+        return Ok(false);
+    };
+    db::set_scope(&mut tx, Scope::Municipality(m.id)).await?;
+    let exists = sqlx::query_scalar!(
+        "SELECT id FROM children WHERE municipality_id = $1 AND first_name = 'Ida' AND last_name = 'Eksempel'",
+        m.id
+    )
+    .fetch_optional(&mut *tx)
+    .await?;
+    if exists.is_some() {
+        return Ok(false);
+    }
+    let today = crate::children::queries::today(&mut tx).await?;
+    let planned = today - time::Duration::days(i64::from(m.feedback_delay_days) + 7);
+    let place = |name: &'static str| {
+        sqlx::query_scalar!(
+            "SELECT id FROM institutions WHERE municipality_id = $1 AND name = $2",
+            m.id,
+            name
+        )
+    };
+    let kindergarten = place("Børnehaven Solsikken").fetch_one(&mut *tx).await?;
+    let school = place("Bakkeskolen").fetch_one(&mut *tx).await?;
+    let template = crate::forms::published_template(
+        &mut tx,
+        m.id,
+        crate::forms::TransitionKind::KindergartenSchool,
+    )
+    .await?
+    .ok_or_else(|| anyhow::anyhow!("no published kindergarten → school template in Vejle"))?;
+    let pedagogue =
+        sqlx::query_scalar!("SELECT id FROM users WHERE email = 'paedagog@vejle.overgang.test'")
+            .fetch_one(&mut *tx)
+            .await?;
+    let child = sqlx::query_scalar!(
+        "INSERT INTO children (municipality_id, first_name, last_name, birth_date)
+         VALUES ($1, 'Ida', 'Eksempel', $2) RETURNING id",
+        m.id,
+        planned - time::Duration::days(6 * 365)
+    )
+    .fetch_one(&mut *tx)
+    .await?;
+    for (institution, starts, ends) in [
+        (
+            kindergarten,
+            planned - time::Duration::days(3 * 365),
+            Some(planned - time::Duration::days(1)),
+        ),
+        (school, planned, None),
+    ] {
+        sqlx::query!(
+            "INSERT INTO enrolments (municipality_id, child_id, institution_id, starts_on, ends_on)
+             VALUES ($1, $2, $3, $4, $5)",
+            m.id,
+            child,
+            institution,
+            starts,
+            ends
+        )
+        .execute(&mut *tx)
+        .await?;
+    }
+    let transition = sqlx::query_scalar!(
+        "INSERT INTO transitions (municipality_id, child_id, sending_institution_id,
+                                  receiving_institution_id, kind, planned_date, template_id,
+                                  responsible_user_id)
+         VALUES ($1, $2, $3, $4, 'kindergarten_school', $5, $6, $7) RETURNING id",
+        m.id,
+        child,
+        kindergarten,
+        school,
+        planned,
+        template.id,
+        pedagogue
+    )
+    .fetch_one(&mut *tx)
+    .await?;
+    let actor = Actor {
+        municipality_id: Some(m.id),
+        role: Some("system".into()),
+        ..Default::default()
+    };
+    record_event(&mut tx, &actor, m.id, transition, None, Status::Draft, None).await?;
+    // The sender's ratings on every themed scale, so the comparison has both sides.
+    let questions = crate::forms::load_template(&mut tx, m.id, template.id)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("template vanished"))?;
+    for (i, q) in questions
+        .questions()
+        .filter(|q| q.theme.is_some() && !q.kind.scale().is_empty())
+        .enumerate()
+    {
+        let scale = q.kind.scale();
+        let value = scale[(i + 1) % scale.len()].0;
+        sqlx::query!(
+            "INSERT INTO answers (municipality_id, transition_id, question_id, template_id, value, updated_by)
+             VALUES ($1, $2, $3, $4, $5, $6)",
+            m.id,
+            transition,
+            q.id,
+            template.id,
+            value,
+            pedagogue
+        )
+        .execute(&mut *tx)
+        .await?;
+    }
+    for (version, to) in [(1, Status::Ready), (2, Status::Sent)] {
+        transition_status(&mut tx, &actor, m.id, transition, version, to, None)
+            .await
+            .map_err(|e| anyhow::anyhow!("demo transition: {e:?}"))?;
+    }
+    audit::record(
+        &mut tx,
+        &actor,
+        Entry::new("seed_demo", "transition", Some(transition)).child(child),
+    )
+    .await?;
+    tx.commit().await?;
+    crate::feedback::create_due_requests(pool, today).await?;
+    Ok(true)
+}

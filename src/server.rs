@@ -12,7 +12,7 @@ use crate::{
         self,
         embedded::{EmbeddedPostgres, Options},
     },
-    mail, retention, seed,
+    feedback, mail, retention, seed,
     state::AppState,
 };
 
@@ -71,6 +71,7 @@ pub async fn seed_demo(config: Config) -> anyhow::Result<()> {
     let database = Database::open(&config).await?;
     let pool = db::app_pool(&database.owner, 2).await?;
     let created = seed::seed_demo(&pool).await?;
+    seed::demo_feedback_example(&pool).await?;
     println!(
         "{}",
         if created {
@@ -125,6 +126,9 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         seed::seed_demo(&pool)
             .await
             .context("demodata kunne ikke oprettes")?;
+        seed::demo_feedback_example(&pool)
+            .await
+            .context("demo-tilbagemeldingen kunne ikke oprettes")?;
     }
     let listener = TcpListener::bind(config.addr)
         .await
@@ -144,6 +148,8 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         );
     }
     let (stop_mail, mail_stopped) = tokio::sync::watch::channel(false);
+    let feedback_task =
+        feedback::spawn(pool.clone(), config.base_url.clone(), mail_stopped.clone());
     let mut mail_task = mail::spawn(pool.clone(), mailer, mail_stopped.clone());
     let purge_task = retention::spawn(pool.clone(), mail_stopped);
     let reminder_task =
@@ -160,6 +166,13 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     // A purge in progress is one transaction per municipality: stopping it midway rolls back.
     purge_task.abort();
     reminder_task.abort();
+    // A sweep in progress is one transaction per municipality; it may finish or be dropped.
+    if tokio::time::timeout(std::time::Duration::from_secs(5), feedback_task)
+        .await
+        .is_err()
+    {
+        tracing::warn!("tilbagemeldings-opgaven nåede ikke at stoppe");
+    }
     if tokio::time::timeout(std::time::Duration::from_secs(10), &mut mail_task)
         .await
         .is_err()

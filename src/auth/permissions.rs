@@ -74,6 +74,7 @@ pub fn navigation(user: &CurrentUser) -> Vec<(&'static str, &'static str)> {
         nav.push(("/children", "Børn"));
         nav.push(("/transitions", "Overgange"));
         nav.push(("/inbox", "Indbakke"));
+        nav.push(("/feedback", "Tilbagemeldinger"));
     }
     if user.can(Permission::AdministerMunicipality) {
         nav.push(("/institutions", "Institutioner"));

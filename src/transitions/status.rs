@@ -107,9 +107,11 @@ impl Status {
             moves.push(Status::Ready);
         }
         // Recall: back to the sender, only while nobody at the receiver has opened it (checked
-        // by `amendments::recall`, the one place that makes this move).
+        // by `amendments::recall`, the one place that makes this move). And a receiver who
+        // never acknowledged the handover must still be asked for feedback.
         if self == Status::Sent {
             moves.push(Status::Draft);
+            moves.push(Status::FeedbackRequested);
         }
         if self.is_open() {
             moves.push(Status::Cancelled);
@@ -249,6 +251,7 @@ mod tests {
         (Ready, Sent),
         (Sent, Draft),
         (Sent, Received),
+        (Sent, FeedbackRequested),
         (Received, FeedbackRequested),
         (FeedbackRequested, FeedbackGiven),
         (FeedbackGiven, Closed),

@@ -76,6 +76,9 @@ const EXPECTED: &[(&str, &str, [u16; 10])] = &[
     ("POST", "/children/{id}/guardians",                   [303, 403, 422, 422, 422, 404, 403, 403, 404, 404]),
     ("POST", "/children/{id}/guardians/{gid}/delete",      [303, 403, 303, 303, 303, 404, 403, 403, 404, 404]),
     ("POST", "/children/{id}/guardians/{gid}/edit",        [303, 403, 422, 422, 422, 404, 403, 403, 404, 404]),
+    ("GET", "/feedback",                                   [303, 403, 200, 200, 200, 200, 403, 403, 200, 200]),
+    ("GET", "/feedback/{id}",                              [303, 403, 200, 403, 403, 200, 403, 403, 404, 404]),
+    ("POST", "/feedback/{id}",                             [303, 403, 422, 403, 403, 422, 403, 403, 404, 404]),
     ("GET", "/templates",                                  [303, 403, 200, 403, 403, 403, 403, 403, 200, 403]),
     ("GET", "/templates/{id}",                             [303, 403, 200, 403, 403, 403, 403, 403, 404, 403]),
     ("GET", "/templates/{id}/edit",                        [303, 403, 409, 403, 403, 403, 403, 403, 404, 403]),
@@ -103,6 +106,7 @@ const EXPECTED: &[(&str, &str, [u16; 10])] = &[
     ("GET", "/transitions/new",                            [303, 403, 200, 200, 200, 200, 403, 403, 200, 200]),
     ("GET", "/inbox",                                      [303, 403, 200, 200, 200, 200, 403, 403, 200, 200]),
     ("GET", "/transitions/{id}",                           [303, 403, 200, 200, 200, 200, 403, 403, 404, 404]),
+    ("GET", "/transitions/{id}/feedback",                  [303, 403, 200, 200, 200, 403, 403, 403, 404, 404]),
     ("GET", "/transitions/{id}/form",                      [303, 403, 200, 200, 200, 403, 403, 403, 404, 404]),
     ("GET", "/transitions/{id}/meeting",                   [303, 403, 200, 200, 200, 200, 403, 403, 404, 404]),
     ("GET", "/transitions/{id}/print",                     [303, 403, 200, 200, 200, 403, 403, 403, 404, 404]),
@@ -223,6 +227,8 @@ struct Fixture {
     assignment: Uuid,
     /// The child's transition from Solsikken to Bakkeskolen.
     transition: Uuid,
+    /// An open feedback request on a second transition of the child, awaiting Bakkeskolen.
+    feedback: Uuid,
 }
 
 async fn fixture(app: &TestApp) -> Fixture {
@@ -288,6 +294,21 @@ async fn fixture(app: &TestApp) -> Fixture {
     .fetch_one(&mut conn)
     .await
     .unwrap();
+    let feedback: Uuid = sqlx::query_scalar(
+        "WITH t AS (
+             INSERT INTO transitions (municipality_id, child_id, sending_institution_id,
+                                      receiving_institution_id, kind, planned_date, template_id, status)
+             SELECT municipality_id, child_id, sending_institution_id, receiving_institution_id,
+                    kind, DATE '2025-08-01', template_id, 'feedback_requested'
+             FROM transitions WHERE id = $1
+             RETURNING municipality_id, id)
+         INSERT INTO feedback_requests (municipality_id, transition_id, round, due_on)
+         SELECT municipality_id, id, 1, DATE '2025-12-01' FROM t RETURNING id",
+    )
+    .bind(transition)
+    .fetch_one(&mut conn)
+    .await
+    .unwrap();
     Fixture {
         child,
         guardian,
@@ -295,6 +316,7 @@ async fn fixture(app: &TestApp) -> Fixture {
         user,
         assignment,
         transition,
+        feedback,
     }
 }
 
@@ -327,6 +349,8 @@ async fn fill(app: &TestApp, pattern: &str, f: &Fixture) -> String {
         f.user
     } else if pattern.starts_with("/transitions/") {
         f.transition
+    } else if pattern.starts_with("/feedback/") {
+        f.feedback
     } else if pattern.starts_with("/institutions/") {
         one("SELECT id FROM institutions WHERE name = 'Børnehaven Solsikken'")
             .fetch_one(&mut conn)
@@ -392,6 +416,7 @@ async fn snapshot(app: &TestApp) -> Vec<i64> {
         "SELECT count(*) FROM transitions WHERE version <> 1",
         "SELECT count(*) FROM parent_links",
         "SELECT count(*) FROM consent_records",
+        "SELECT count(*) FROM feedback_requests WHERE answered_at IS NOT NULL",
     ] {
         counts.push(sqlx::query_scalar(sql).fetch_one(&mut conn).await.unwrap());
     }

@@ -6,6 +6,7 @@ mod answers;
 mod auth;
 mod children;
 mod common;
+mod feedback;
 mod forms;
 mod import;
 mod institutions;
