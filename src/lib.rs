@@ -8,6 +8,7 @@ pub mod dashboard;
 pub mod db;
 pub mod forms;
 pub mod import;
+pub mod insights;
 pub mod institutions;
 pub mod mail;
 pub mod pages;
@@ -15,6 +16,7 @@ pub mod platform;
 pub mod seed;
 pub mod server;
 pub mod state;
+pub mod synthetic;
 pub mod transitions;
 pub mod users;
 pub mod web;
@@ -40,6 +42,7 @@ pub fn router(state: AppState) -> Router {
         .merge(forms::router())
         .merge(users::router())
         .merge(transitions::router())
+        .merge(insights::router())
         .merge(pages::router())
         .fallback(web::not_found)
         .method_not_allowed_fallback(web::method_not_allowed)

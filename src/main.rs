@@ -1,11 +1,14 @@
 use std::process::ExitCode;
 
-use overgang::{config::Config, server};
+use overgang::{config::Config, server, synthetic};
 
-const USAGE: &str = "Brug: overgang [serve | migrate | seed-demo]
+const USAGE: &str = "Brug: overgang [serve | migrate | seed-demo | seed-synthetic]
   serve      start webserveren (standard)
   migrate    opdatér databasens skema og stop
   seed-demo  opret demodata (to kommuner med en pilotklynge hver) og vis demo-logins
+  seed-synthetic --municipalities N --children M
+             opret syntetiske data i landsskala: N kommuner (koder 9001…), M børn pr. årgang
+             i alt, 5 årgange (til belastningstest; standard 98 og 60000)
 
 Konfiguration via miljøvariabler: DATABASE_URL, OVERGANG_ADDR, OVERGANG_DATA_DIR,
 OVERGANG_SECURE_COOKIES, OVERGANG_SEED_DEMO, OVERGANG_REQUEST_TIMEOUT_SECS, RUST_LOG (se README).";
@@ -25,6 +28,13 @@ async fn main() -> ExitCode {
         "serve" => server::serve(config).await,
         "migrate" => server::migrate(config).await,
         "seed-demo" => server::seed_demo(config).await,
+        "seed-synthetic" => match synthetic_options(std::env::args().skip(2).collect()) {
+            Ok(options) => server::seed_synthetic(config, options).await,
+            Err(e) => {
+                eprintln!("{e}\n\n{USAGE}");
+                return ExitCode::from(2);
+            }
+        },
         "-h" | "--help" | "help" => {
             println!("{USAGE}");
             return ExitCode::SUCCESS;
@@ -41,4 +51,24 @@ async fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+fn synthetic_options(args: Vec<String>) -> Result<synthetic::Options, String> {
+    let mut options = synthetic::Options {
+        municipalities: 98,
+        children: 60_000,
+    };
+    let mut args = args.into_iter();
+    while let Some(flag) = args.next() {
+        let value = args
+            .next()
+            .and_then(|v| v.parse::<u32>().ok())
+            .ok_or_else(|| format!("{flag} skal efterfølges af et positivt heltal"))?;
+        match flag.as_str() {
+            "--municipalities" if (1..=900).contains(&value) => options.municipalities = value,
+            "--children" if (1..=1_000_000).contains(&value) => options.children = value,
+            _ => return Err(format!("Ukendt eller ugyldig indstilling: {flag} {value}")),
+        }
+    }
+    Ok(options)
 }

@@ -1,4 +1,4 @@
-//! The commands: serve, migrate, seed-demo.
+//! The commands: serve, migrate, seed-demo, seed-synthetic.
 
 use std::{net::SocketAddr, path::PathBuf};
 
@@ -81,6 +81,17 @@ pub async fn seed_demo(config: Config) -> anyhow::Result<()> {
     );
     print_logins();
     pool.close().await;
+    Ok(())
+}
+
+/// Synthetic national-scale data (see `synthetic`), written through the owner connection.
+pub async fn seed_synthetic(
+    config: Config,
+    options: crate::synthetic::Options,
+) -> anyhow::Result<()> {
+    let database = Database::open(&config).await?;
+    crate::synthetic::run(&database.owner, &options).await?;
+    drop(database);
     Ok(())
 }
 

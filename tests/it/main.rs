@@ -8,6 +8,7 @@ mod children;
 mod common;
 mod forms;
 mod import;
+mod insights;
 mod institutions;
 mod pages;
 mod platform;
