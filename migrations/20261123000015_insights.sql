@@ -54,10 +54,48 @@ CREATE TABLE insight_theme_facts (
 );
 CREATE INDEX insight_theme_facts_year ON insight_theme_facts (municipality_id, year);
 
+-- The facts added up per (sender, receiver, kind, cohort year) and per theme: what the pages
+-- read, a few thousand rows for the largest municipality instead of one row per transition.
+-- `insight_refresh` moves a transition's contribution out of and into these sums.
+CREATE TABLE insight_totals (
+    municipality_id uuid NOT NULL,
+    sending_institution_id uuid NOT NULL,
+    receiving_institution_id uuid NOT NULL,
+    kind text NOT NULL,
+    year integer NOT NULL,
+    transitions integer NOT NULL,
+    sent integer NOT NULL,
+    on_time integer NOT NULL,
+    consent_whole integer NOT NULL,
+    consent_part integer NOT NULL,
+    requests integer NOT NULL,
+    answered integer NOT NULL,
+    usefulness_sum integer NOT NULL,
+    support_known integer NOT NULL,
+    support_yes integer NOT NULL,
+    PRIMARY KEY (municipality_id, sending_institution_id, receiving_institution_id, kind, year)
+);
+CREATE INDEX insight_totals_receiving ON insight_totals (municipality_id, receiving_institution_id);
+
+CREATE TABLE insight_theme_totals (
+    municipality_id uuid NOT NULL,
+    sending_institution_id uuid NOT NULL,
+    receiving_institution_id uuid NOT NULL,
+    kind text NOT NULL,
+    year integer NOT NULL,
+    theme text NOT NULL,
+    pairs integer NOT NULL,
+    sender_halves integer NOT NULL,
+    receiver_halves integer NOT NULL,
+    PRIMARY KEY (municipality_id, sending_institution_id, receiving_institution_id, kind, year, theme)
+);
+CREATE INDEX insight_theme_totals_receiving ON insight_theme_totals (municipality_id, receiving_institution_id);
+
 DO $$
 DECLARE t text;
 BEGIN
-    FOREACH t IN ARRAY ARRAY['insight_facts', 'insight_theme_facts'] LOOP
+    FOREACH t IN ARRAY ARRAY['insight_facts', 'insight_theme_facts', 'insight_totals',
+                              'insight_theme_totals'] LOOP
         EXECUTE format('ALTER TABLE %I ENABLE ROW LEVEL SECURITY', t);
         EXECUTE format('ALTER TABLE %I FORCE ROW LEVEL SECURITY', t);
         EXECUTE format('CREATE POLICY tenant ON %I USING (municipality_id = app_municipality())
@@ -157,11 +195,55 @@ BEGIN
         RETURN;
     END IF;
     PERFORM set_config('app.municipality_id', p_municipality::text, true);
-    DELETE FROM insight_facts WHERE municipality_id = p_municipality AND transition_id = p_transition;
-    INSERT INTO insight_facts SELECT * FROM insight_compute_facts(p_municipality, p_transition);
-    DELETE FROM insight_theme_facts
-    WHERE municipality_id = p_municipality AND transition_id = p_transition;
-    INSERT INTO insight_theme_facts SELECT * FROM insight_compute_theme_facts(p_municipality, p_transition);
+    -- out with the old contribution, in with the new one (sign -1, then +1)
+    WITH old AS (
+        DELETE FROM insight_facts WHERE municipality_id = p_municipality AND transition_id = p_transition
+        RETURNING *
+    ), new AS (
+        INSERT INTO insight_facts SELECT * FROM insight_compute_facts(p_municipality, p_transition)
+        RETURNING *
+    ), delta AS (
+        SELECT -1 AS sign, * FROM old UNION ALL SELECT 1, * FROM new
+    )
+    INSERT INTO insight_totals AS g
+    SELECT municipality_id, sending_institution_id, receiving_institution_id, kind, year,
+           sum(sign), sum(sign * sent::int), sum(sign * on_time::int),
+           sum(sign * (sent AND sensitive)::int), sum(sign * (sent AND sensitive AND released)::int),
+           sum(sign * requests), sum(sign * answered), sum(sign * usefulness_sum),
+           sum(sign * support_known), sum(sign * support_yes)
+    FROM delta
+    GROUP BY municipality_id, sending_institution_id, receiving_institution_id, kind, year
+    ON CONFLICT (municipality_id, sending_institution_id, receiving_institution_id, kind, year)
+    DO UPDATE SET transitions = g.transitions + EXCLUDED.transitions,
+                  sent = g.sent + EXCLUDED.sent,
+                  on_time = g.on_time + EXCLUDED.on_time,
+                  consent_whole = g.consent_whole + EXCLUDED.consent_whole,
+                  consent_part = g.consent_part + EXCLUDED.consent_part,
+                  requests = g.requests + EXCLUDED.requests,
+                  answered = g.answered + EXCLUDED.answered,
+                  usefulness_sum = g.usefulness_sum + EXCLUDED.usefulness_sum,
+                  support_known = g.support_known + EXCLUDED.support_known,
+                  support_yes = g.support_yes + EXCLUDED.support_yes;
+    WITH old AS (
+        DELETE FROM insight_theme_facts
+        WHERE municipality_id = p_municipality AND transition_id = p_transition
+        RETURNING *
+    ), new AS (
+        INSERT INTO insight_theme_facts
+        SELECT * FROM insight_compute_theme_facts(p_municipality, p_transition)
+        RETURNING *
+    ), delta AS (
+        SELECT -1 AS sign, * FROM old UNION ALL SELECT 1, * FROM new
+    )
+    INSERT INTO insight_theme_totals AS g
+    SELECT municipality_id, sending_institution_id, receiving_institution_id, kind, year, theme,
+           sum(sign * pairs), sum(sign * sender_halves), sum(sign * receiver_halves)
+    FROM delta
+    GROUP BY municipality_id, sending_institution_id, receiving_institution_id, kind, year, theme
+    ON CONFLICT (municipality_id, sending_institution_id, receiving_institution_id, kind, year, theme)
+    DO UPDATE SET pairs = g.pairs + EXCLUDED.pairs,
+                  sender_halves = g.sender_halves + EXCLUDED.sender_halves,
+                  receiver_halves = g.receiver_halves + EXCLUDED.receiver_halves;
     PERFORM set_config('app.municipality_id', coalesce(previous, ''), true);
 END
 $$;
@@ -209,8 +291,30 @@ CREATE TRIGGER insight_facts AFTER INSERT OR DELETE OR UPDATE OF value, question
 CREATE TRIGGER insight_facts AFTER INSERT OR DELETE OR UPDATE OF value
     ON answers FOR EACH ROW EXECUTE FUNCTION insight_touch();
 
+-- Adds up a municipality's facts into the totals from scratch (migration backfill, bulk loads).
+CREATE FUNCTION insight_rebuild(p_municipality uuid) RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+    DELETE FROM insight_facts WHERE municipality_id = p_municipality;
+    DELETE FROM insight_theme_facts WHERE municipality_id = p_municipality;
+    DELETE FROM insight_totals WHERE municipality_id = p_municipality;
+    DELETE FROM insight_theme_totals WHERE municipality_id = p_municipality;
+    INSERT INTO insight_facts SELECT * FROM insight_compute_facts(p_municipality, NULL);
+    INSERT INTO insight_theme_facts SELECT * FROM insight_compute_theme_facts(p_municipality, NULL);
+    INSERT INTO insight_totals
+    SELECT municipality_id, sending_institution_id, receiving_institution_id, kind, year,
+           count(*), count(*) FILTER (WHERE sent), count(*) FILTER (WHERE sent AND on_time),
+           count(*) FILTER (WHERE sent AND sensitive),
+           count(*) FILTER (WHERE sent AND sensitive AND released),
+           sum(requests), sum(answered), sum(usefulness_sum), sum(support_known), sum(support_yes)
+    FROM insight_facts WHERE municipality_id = p_municipality
+    GROUP BY municipality_id, sending_institution_id, receiving_institution_id, kind, year;
+    INSERT INTO insight_theme_totals
+    SELECT municipality_id, sending_institution_id, receiving_institution_id, kind, year, theme,
+           sum(pairs), sum(sender_halves), sum(receiver_halves)
+    FROM insight_theme_facts WHERE municipality_id = p_municipality
+    GROUP BY municipality_id, sending_institution_id, receiving_institution_id, kind, year, theme;
+END
+$$;
+
 -- Backfill what exists (run as the owner at migration time).
-INSERT INTO insight_facts
-SELECT f.* FROM municipalities m CROSS JOIN LATERAL insight_compute_facts(m.id, NULL) f;
-INSERT INTO insight_theme_facts
-SELECT f.* FROM municipalities m CROSS JOIN LATERAL insight_compute_theme_facts(m.id, NULL) f;
+SELECT insight_rebuild(id) FROM municipalities;

@@ -305,10 +305,7 @@ const BULK: &[&str] = &[
      WHERE f.step >= 7",
     // the insights facts: the triggers were skipped (replica mode) or ran row by row; either way
     // recompute the municipality in one pass
-    "DELETE FROM insight_facts WHERE municipality_id = {m}",
-    "INSERT INTO insight_facts SELECT * FROM insight_compute_facts({m}, NULL)",
-    "DELETE FROM insight_theme_facts WHERE municipality_id = {m}",
-    "INSERT INTO insight_theme_facts SELECT * FROM insight_compute_theme_facts({m}, NULL)",
+    "SELECT insight_rebuild({m})",
 ];
 
 #[cfg(test)]

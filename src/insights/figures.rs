@@ -1,6 +1,6 @@
-//! The figures of the insights pages: two queries over the per-transition facts
-//! (`insight_facts`, `insight_theme_facts`), which triggers keep equal to what the live tables
-//! say (see migration 20261123000015 for the SQL of every definition below).
+//! The figures of the insights pages: two queries over the facts added up per sender,
+//! receiver, kind and cohort year (`insight_totals`, `insight_theme_totals`), which triggers keep
+//! equal to what the live tables say (see migration 20261123000015 for the SQL of every definition below).
 //!
 //! Definitions (the pages' help text says the same in Danish):
 //!
@@ -264,28 +264,10 @@ impl Grouping {
 
 /// The facts of the transitions in scope, added up per cohort year and breakdown group.
 /// Parameters: $1 municipality, $2 all (bool), $3 institution ids, $4 kind or NULL, $5 grouping.
-/// `insight_facts` holds one row per transition, computed by `insight_compute_facts` in
-/// migration 20261123000015 (which is where the definitions above are written in SQL) and
-/// kept current by triggers.
+/// `insight_totals` adds up `insight_facts` (one row per transition, computed by
+/// `insight_compute_facts` in migration 20261123000015, where the definitions above are
+/// written in SQL) per sender, receiver, kind and year; triggers keep both current.
 const COUNTS: &str = r#"
-WITH g AS (
-    SELECT f.year, f.sending_institution_id, f.kind,
-           count(*) AS transitions,
-           count(*) FILTER (WHERE f.sent) AS sent,
-           count(*) FILTER (WHERE f.sent AND f.on_time) AS on_time,
-           count(*) FILTER (WHERE f.sent AND f.sensitive) AS consent_whole,
-           count(*) FILTER (WHERE f.sent AND f.sensitive AND f.released) AS consent_part,
-           sum(f.requests) AS requests,
-           sum(f.answered) AS answered,
-           sum(f.usefulness_sum) AS usefulness_sum,
-           sum(f.support_known) AS support_known,
-           sum(f.support_yes) AS support_yes
-    FROM insight_facts f
-    WHERE f.municipality_id = $1
-      AND ($2 OR f.sending_institution_id = ANY ($3) OR f.receiving_institution_id = ANY ($3))
-      AND ($4::text IS NULL OR f.kind = $4)
-    GROUP BY f.year, f.sending_institution_id, f.kind
-)
 SELECT g.year,
        CASE $5 WHEN 'cluster' THEN coalesce(c.name, 'Uden klynge')
                WHEN 'sender' THEN s.name
@@ -300,24 +282,29 @@ SELECT g.year,
        sum(g.usefulness_sum)::bigint AS usefulness_sum,
        sum(g.support_known)::bigint AS support_known,
        sum(g.support_yes)::bigint AS support_yes
-FROM g
-JOIN institutions s ON s.municipality_id = $1 AND s.id = g.sending_institution_id
-LEFT JOIN clusters c ON c.municipality_id = $1 AND c.id = s.cluster_id
-GROUP BY 1, 2"#;
+FROM insight_totals g
+JOIN institutions s ON s.municipality_id = g.municipality_id AND s.id = g.sending_institution_id
+LEFT JOIN clusters c ON c.municipality_id = s.municipality_id AND c.id = s.cluster_id
+WHERE g.municipality_id = $1
+  AND ($2 OR g.sending_institution_id = ANY ($3) OR g.receiving_institution_id = ANY ($3))
+  AND ($4::text IS NULL OR g.kind = $4)
+GROUP BY 1, 2
+HAVING sum(g.transitions) > 0"#;
 
 /// Paired sender/receiver ratings per cohort year and theme, in half points. Parameters as
 /// above, $5 the year or NULL.
 const THEMES: &str = r#"
-SELECT f.year, f.theme,
-       sum(f.pairs)::bigint AS pairs,
-       sum(f.sender_halves)::bigint AS sender,
-       sum(f.receiver_halves)::bigint AS receiver
-FROM insight_theme_facts f
-WHERE f.municipality_id = $1
-  AND ($2 OR f.sending_institution_id = ANY ($3) OR f.receiving_institution_id = ANY ($3))
-  AND ($4::text IS NULL OR f.kind = $4)
-  AND ($5::int IS NULL OR f.year = $5)
-GROUP BY f.year, f.theme"#;
+SELECT g.year, g.theme,
+       sum(g.pairs)::bigint AS pairs,
+       sum(g.sender_halves)::bigint AS sender,
+       sum(g.receiver_halves)::bigint AS receiver
+FROM insight_theme_totals g
+WHERE g.municipality_id = $1
+  AND ($2 OR g.sending_institution_id = ANY ($3) OR g.receiving_institution_id = ANY ($3))
+  AND ($4::text IS NULL OR g.kind = $4)
+  AND ($5::int IS NULL OR g.year = $5)
+GROUP BY g.year, g.theme
+HAVING sum(g.pairs) > 0"#;
 
 #[derive(FromRow)]
 struct CountRow {
@@ -369,6 +356,10 @@ pub async fn cluster_institutions(
 /// scope; ids of the scope must belong to `municipality_id` (else the figures are empty).
 pub async fn compute(tx: &mut Tx, municipality_id: Uuid, filter: &Filter) -> AppResult<Figures> {
     let threshold = threshold(tx, municipality_id).await?;
+    // The queries are small; JIT compilation would cost more than it saves.
+    sqlx::query("SET LOCAL jit = off")
+        .execute(&mut **tx)
+        .await?;
     let (all, ids, grouping) = match filter.scope {
         Scope::Municipality => (true, Vec::new(), Grouping::Cluster),
         Scope::Cluster(id) => (

@@ -677,3 +677,91 @@ async fn who_sees_what() {
     assert_eq!(status, StatusCode::OK);
     assert!(!html.contains("Bakkeskolen"));
 }
+
+/// The totals the triggers keep equal a rebuild from scratch, after changes of every kind, and
+/// the figures do not change when personal data goes (names, free text, guardians).
+#[tokio::test]
+async fn maintained_totals_equal_a_rebuild_and_survive_removing_personal_data() {
+    let app = spawn_app().await;
+    let d = made(&app).await;
+    let mut conn = app.owner_conn().await;
+    let filters = [
+        Filter {
+            scope: Scope::Municipality,
+            year: None,
+            kind: None,
+        },
+        Filter {
+            scope: Scope::Cluster(d.cluster),
+            year: Some(2025),
+            kind: None,
+        },
+        Filter {
+            scope: Scope::Institution(d.solsikken),
+            year: None,
+            kind: Some(TransitionKind::KindergartenSchool),
+        },
+    ];
+    for sql in [
+        // a late transition moves to another sender, one is cancelled, a rating goes, a feedback
+        // answer changes, a consent decision is added, the planned date moves to another year
+        "UPDATE transitions SET sending_institution_id = (SELECT id FROM institutions WHERE name = 'Børnehaven Skovtrolden')
+         WHERE id = (SELECT transition_id FROM feedback_requests WHERE answered_at IS NULL LIMIT 1)",
+        "UPDATE transitions SET status = 'cancelled' WHERE id = $1",
+        "DELETE FROM feedback_ratings WHERE request_id = (SELECT id FROM feedback_requests WHERE usefulness = 3)",
+        "UPDATE feedback_requests SET usefulness = 1 WHERE usefulness = 5",
+        "INSERT INTO consent_records (municipality_id, transition_id, section_id, decision, method)
+         SELECT municipality_id, transition_id, section_id, 'refused', 'link' FROM consent_records
+         WHERE decision = 'refused' AND transition_id <> $1 LIMIT 1",
+        "UPDATE transitions SET planned_date = '2026-08-01' WHERE id = (SELECT transition_id FROM feedback_requests WHERE usefulness = 4 LIMIT 1)",
+    ] {
+        let q = sqlx::query(sql);
+        let q = if sql.contains("$1") { q.bind(d.transition) } else { q };
+        q.execute(&mut conn).await.unwrap();
+    }
+    let mut maintained = Vec::new();
+    for f in &filters {
+        maintained.push(compute(&app, d.m, f).await);
+    }
+    sqlx::query("SELECT insight_rebuild($1)")
+        .bind(d.m)
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    for (f, before) in filters.iter().zip(&maintained) {
+        assert_eq!(&compute(&app, d.m, f).await, before, "{f:?}");
+    }
+    assert_ne!(
+        maintained[0].total,
+        compute(
+            &app,
+            d.m,
+            &Filter {
+                scope: Scope::Municipality,
+                year: Some(2024),
+                kind: None
+            }
+        )
+        .await
+        .total
+    );
+
+    // what a retention purge removes: names, free text, guardians
+    for sql in [
+        "UPDATE children SET first_name = 'Slettet', last_name = 'Slettet' WHERE municipality_id = $1",
+        "UPDATE answers SET value = NULL FROM template_questions q
+         WHERE q.id = answers.question_id AND q.kind = 'free_text' AND answers.municipality_id = $1",
+        "UPDATE feedback_requests SET missing = NULL WHERE municipality_id = $1",
+        "DELETE FROM guardians WHERE municipality_id = $1",
+    ] {
+        sqlx::query(sql).bind(d.m).execute(&mut conn).await.unwrap();
+    }
+    for (f, before) in filters.iter().zip(&maintained) {
+        assert_eq!(
+            &compute(&app, d.m, f).await,
+            before,
+            "after removing personal data: {f:?}"
+        );
+    }
+    assert_eq!(app.count("SELECT count(*) FROM guardians").await, 0);
+}
