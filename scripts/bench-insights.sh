@@ -7,14 +7,17 @@
 #
 #   scripts/bench-insights.sh [MUNICIPALITIES] [CHILDREN_PER_COHORT]
 #   env: PGURL (server, default postgres://postgres@127.0.0.1:5432), REPEAT (default 50),
-#        BENCH_PORT, KEEP_DB=1 to keep the database afterwards
+#        BENCH_PORT, KEEP_DB=1 to keep the database afterwards,
+#        BENCH_DB=name to time an already seeded database (skips creating and seeding; kept),
+#        OVERGANG_BIN=path to use that binary instead of building the release one
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 municipalities=${1:-98}
 children=${2:-60000}
 repeat=${REPEAT:-50}
 server=${PGURL:-postgres://postgres@127.0.0.1:5432}
-db="overgang_bench_$(date +%Y%m%d%H%M%S)"
+db=${BENCH_DB:-"overgang_bench_$(date +%Y%m%d%H%M%S)"}
+[[ -n "${BENCH_DB:-}" ]] && KEEP_DB=1
 url="$server/$db"
 port=${BENCH_PORT:-18482}
 base="http://127.0.0.1:$port"
@@ -27,13 +30,21 @@ cleanup() {
 }
 trap cleanup EXIT
 
-cargo build --release --quiet
-psql "$server/postgres" -qc "CREATE DATABASE $db"
-start=$(date +%s.%N)
-DATABASE_URL="$url" RUST_LOG=error target/release/overgang seed-synthetic \
-  --municipalities "$municipalities" --children "$children" > "$work/seed.log"
-seed_secs=$(echo "$(date +%s.%N) - $start" | bc)
-tail -1 "$work/seed.log"
+if [[ -z "${OVERGANG_BIN:-}" ]]; then
+  cargo build --release --quiet
+  OVERGANG_BIN=target/release/overgang
+fi
+build=$([[ "$OVERGANG_BIN" == *release* ]] && echo "release build" || echo "binary $OVERGANG_BIN")
+if [[ -z "${BENCH_DB:-}" ]]; then
+  psql "$server/postgres" -qc "CREATE DATABASE $db"
+  start=$(date +%s.%N)
+  DATABASE_URL="$url" RUST_LOG=error "$OVERGANG_BIN" seed-synthetic \
+    --municipalities "$municipalities" --children "$children" > "$work/seed.log"
+  seed_secs=$(printf '%.0f s' "$(echo "$(date +%s.%N) - $start" | bc)")
+  tail -1 "$work/seed.log"
+else
+  seed_secs="${SEED_SECS:-an earlier run}"
+fi
 q() { psql "$url" -tAc "$1"; }
 mid=$(q "SELECT id FROM municipalities WHERE code = '9001'")
 totals=$(q "SELECT (SELECT count(*) FROM transitions) || ' transitions, ' || (SELECT count(*) FROM transition_events) || ' events, ' || (SELECT count(*) FROM answers) || ' answers, ' || (SELECT count(*) FROM feedback_ratings) || ' ratings, ' || (SELECT count(*) FROM consent_records) || ' consent decisions'")
@@ -44,7 +55,7 @@ year=$(q "SELECT extract(year FROM max(planned_date))::int - 1 FROM transitions 
 echo "data: $totals; largest municipality: $largest transitions"
 
 DATABASE_URL="$url" OVERGANG_ADDR="127.0.0.1:$port" OVERGANG_SECURE_COOKIES=false RUST_LOG=warn \
-  target/release/overgang serve > "$work/app.log" 2>&1 &
+  "$OVERGANG_BIN" serve > "$work/app.log" 2>&1 &
 app_pid=$!
 for _ in $(seq 1 120); do curl -sf "$base/healthz" > /dev/null && break; sleep 0.5; done
 
@@ -81,8 +92,8 @@ done
   echo
   echo "### Run of $(date -u +%Y-%m-%d) ($(nproc) cores): $municipalities municipalities × $children children a cohort × 5 cohorts"
   echo
-  echo "Seeded in $(printf '%.0f' "$seed_secs") s: $totals. Largest municipality (9001): $largest transitions."
-  echo "Each page $repeat times in a row as its analyst (curl, logged-in cookie, release build):"
+  echo "Seeded in $seed_secs: $totals. Largest municipality (9001): $largest transitions."
+  echo "Each page $repeat times in a row as its analyst (curl, logged-in cookie, $build; load average at the start: $(cut -d' ' -f1 /proc/loadavg)):"
   echo
   echo "| page | path | p50 | p99 |"
   echo "|---|---|---|---|"

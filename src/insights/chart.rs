@@ -246,7 +246,7 @@ pub fn paired_bars(
                         if j == 0 { 0 } else { 1 },
                         left + bw + 6.0,
                         by + 12.0,
-                        number(v)
+                        format!("{v:.1}").replace('.', ",")
                     );
                 }
                 None => {
