@@ -392,7 +392,7 @@ pub async fn compute(tx: &mut Tx, municipality_id: Uuid, filter: &Filter) -> App
     let mut by_group: BTreeMap<String, Counts> = BTreeMap::new();
     for r in &rows {
         by_year.entry(r.year).or_default().add(&r.counts);
-        if filter.year.is_none_or(|y| y == r.year) {
+        if filter.year.is_none() || filter.year == Some(r.year) {
             total.add(&r.counts);
             by_group.entry(r.grp.clone()).or_default().add(&r.counts);
         }

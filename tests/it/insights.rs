@@ -12,6 +12,20 @@ use uuid::Uuid;
 
 use crate::common::{spawn_app, TestApp};
 
+/// Usefulness (None: requested, not answered), special support, (theme, receiver rating).
+type Feedback<'a> = (Option<i16>, Option<bool>, &'a [(&'a str, &'a str)]);
+
+/// (sent on, consent steps, usefulness, special support, personal, wellbeing, social)
+type Row<'a> = (
+    &'a str,
+    &'a [&'a str],
+    Option<i16>,
+    Option<bool>,
+    (&'a str, &'a str),
+    (&'a str, &'a str),
+    Option<(&'a str, &'a str)>,
+);
+
 struct Made {
     m: Uuid,
     cluster: Uuid,
@@ -41,7 +55,7 @@ async fn transition(
     sent_on: Option<&str>,
     consent: &[&str],
     answers: &[(&str, &str)],
-    feedback: Option<(Option<i16>, Option<bool>, &[(&str, &str)])>,
+    feedback: Option<Feedback<'_>>,
 ) -> (Uuid, Uuid) {
     let child: Uuid = sqlx::query_scalar(
         "INSERT INTO children (municipality_id, first_name, last_name, birth_date)
@@ -185,15 +199,7 @@ async fn made(app: &TestApp) -> Made {
     .await;
     let planned = "2025-08-01";
     // (sent on, consent steps, usefulness, special support, personal s/r, wellbeing s/r, social s/r)
-    let rows: [(
-        &str,
-        &[&str],
-        Option<i16>,
-        Option<bool>,
-        (&str, &str),
-        (&str, &str),
-        Option<(&str, &str)>,
-    ); 6] = [
+    let rows: [Row; 6] = [
         (
             "2025-07-01",
             &["given"],
