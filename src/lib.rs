@@ -10,6 +10,7 @@ pub mod dsar;
 pub mod feedback;
 pub mod forms;
 pub mod import;
+pub mod insights;
 pub mod institutions;
 pub mod mail;
 pub mod pages;
@@ -19,6 +20,7 @@ pub mod retention;
 pub mod seed;
 pub mod server;
 pub mod state;
+pub mod synthetic;
 pub mod transitions;
 pub mod users;
 pub mod web;
@@ -48,6 +50,7 @@ pub fn router(state: AppState) -> Router {
         .merge(dsar::router())
         .merge(parents::router())
         .merge(feedback::router())
+        .merge(insights::router())
         .merge(pages::router())
         .fallback(web::not_found)
         .method_not_allowed_fallback(web::method_not_allowed)

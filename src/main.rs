@@ -1,11 +1,14 @@
 use std::process::ExitCode;
 
-use overgang::{config::Config, server};
+use overgang::{config::Config, server, synthetic};
 
-const USAGE: &str = "Brug: overgang [serve | migrate | seed-demo | purge [--dry-run]]
+const USAGE: &str = "Brug: overgang [serve | migrate | seed-demo | seed-synthetic | purge [--dry-run]]
   serve      start webserveren (standard)
   migrate    opdatér databasens skema og stop
   seed-demo  opret demodata (to kommuner med en pilotklynge hver) og vis demo-logins
+  seed-synthetic --municipalities N --children M
+             opret syntetiske data i landsskala: N kommuner (koder 9001…), M børn pr. årgang
+             i alt, 5 årgange (til belastningstest; standard 98 og 60000)
   purge      slet eller anonymisér persondata efter kommunernes opbevaringsperiode
              (--dry-run: vis hvad der ville blive slettet, uden at ændre noget)
 
@@ -38,6 +41,13 @@ async fn main() -> ExitCode {
             };
             server::purge(config, dry_run).await
         }
+        "seed-synthetic" => match synthetic_options(std::env::args().skip(2).collect()) {
+            Ok(options) => server::seed_synthetic(config, options).await,
+            Err(e) => {
+                eprintln!("{e}\n\n{USAGE}");
+                return ExitCode::from(2);
+            }
+        },
         "-h" | "--help" | "help" => {
             println!("{USAGE}");
             return ExitCode::SUCCESS;
@@ -54,4 +64,24 @@ async fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+fn synthetic_options(args: Vec<String>) -> Result<synthetic::Options, String> {
+    let mut options = synthetic::Options {
+        municipalities: 98,
+        children: 60_000,
+    };
+    let mut args = args.into_iter();
+    while let Some(flag) = args.next() {
+        let value = args
+            .next()
+            .and_then(|v| v.parse::<u32>().ok())
+            .ok_or_else(|| format!("{flag} skal efterfølges af et positivt heltal"))?;
+        match flag.as_str() {
+            "--municipalities" if (1..=900).contains(&value) => options.municipalities = value,
+            "--children" if (1..=1_000_000).contains(&value) => options.children = value,
+            _ => return Err(format!("Ukendt eller ugyldig indstilling: {flag} {value}")),
+        }
+    }
+    Ok(options)
 }

@@ -1,4 +1,4 @@
-//! The commands: serve, migrate, seed-demo, purge.
+//! The commands: serve, migrate, seed-demo, seed-synthetic, purge.
 
 use std::{net::SocketAddr, path::PathBuf};
 
@@ -97,6 +97,17 @@ pub async fn purge(config: Config, dry_run: bool) -> anyhow::Result<()> {
             report.failures.len()
         );
     }
+    Ok(())
+}
+
+/// Synthetic national-scale data (see `synthetic`), written through the owner connection.
+pub async fn seed_synthetic(
+    config: Config,
+    options: crate::synthetic::Options,
+) -> anyhow::Result<()> {
+    let database = Database::open(&config).await?;
+    crate::synthetic::run(&database.owner, &options).await?;
+    drop(database);
     Ok(())
 }
 

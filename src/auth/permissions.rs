@@ -82,6 +82,9 @@ pub fn navigation(user: &CurrentUser) -> Vec<(&'static str, &'static str)> {
         nav.push(("/import", "Import"));
         nav.push(("/templates", "Skabeloner"));
     }
+    if user.can(Permission::ViewInsights) {
+        nav.push(("/insights", "Indsigt"));
+    }
     if user.can(Permission::AdministerMunicipality) || user.can(Permission::ManageOwnStaff) {
         nav.push(("/users", "Brugere"));
     }

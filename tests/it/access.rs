@@ -123,6 +123,10 @@ const EXPECTED: &[(&str, &str, [u16; 10])] = &[
     ("POST", "/transitions/{id}/parents/consent",          [303, 403, 400, 400, 400, 403, 403, 403, 404, 404]),
     ("POST", "/transitions/{id}/parents/links",            [303, 403, 400, 400, 400, 403, 403, 403, 404, 404]),
     ("POST", "/transitions/{id}/parents/revoke",           [303, 403, 400, 400, 400, 403, 403, 403, 404, 404]),
+    ("GET", "/insights",                                   [303, 403, 200, 200, 403, 403, 403, 200, 200, 403]),
+    ("GET", "/insights/clusters/{id}",                     [303, 403, 200, 200, 403, 403, 403, 200, 404, 403]),
+    ("GET", "/insights/clusters/{id}/report",              [303, 403, 200, 200, 403, 403, 403, 200, 404, 403]),
+    ("GET", "/insights/institutions/{id}",                 [303, 403, 200, 200, 403, 403, 403, 200, 404, 403]),
     ("GET", "/users",                                      [303, 403, 200, 200, 403, 403, 403, 403, 200, 403]),
     ("GET", "/users/invite",                               [303, 403, 200, 200, 403, 403, 403, 403, 200, 403]),
     ("POST", "/users/invite",                              [303, 403, 422, 422, 403, 403, 403, 403, 422, 403]),
@@ -351,7 +355,14 @@ async fn fill(app: &TestApp, pattern: &str, f: &Fixture) -> String {
         f.transition
     } else if pattern.starts_with("/feedback/") {
         f.feedback
-    } else if pattern.starts_with("/institutions/") {
+    } else if pattern.starts_with("/insights/clusters/") {
+        one("SELECT id FROM clusters WHERE name = 'Pilotklynge Bakkeskolen'")
+            .fetch_one(&mut conn)
+            .await
+            .unwrap()
+    } else if pattern.starts_with("/institutions/")
+        || pattern.starts_with("/insights/institutions/")
+    {
         one("SELECT id FROM institutions WHERE name = 'Børnehaven Solsikken'")
             .fetch_one(&mut conn)
             .await

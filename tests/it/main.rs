@@ -9,6 +9,7 @@ mod common;
 mod feedback;
 mod forms;
 mod import;
+mod insights;
 mod institutions;
 mod pages;
 mod parents;
