@@ -2,7 +2,8 @@ use std::process::ExitCode;
 
 use overgang::{config::Config, server, synthetic};
 
-const USAGE: &str = "Brug: overgang [serve | migrate | seed-demo | seed-synthetic | purge [--dry-run]]
+const USAGE: &str =
+    "Brug: overgang [serve | migrate | seed-demo | seed-synthetic | purge [--dry-run]]
   serve      start webserveren (standard)
   migrate    opdatér databasens skema og stop
   seed-demo  opret demodata (to kommuner med en pilotklynge hver) og vis demo-logins

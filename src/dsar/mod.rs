@@ -62,6 +62,29 @@ impl SubjectCpr {
     }
 }
 
+/// One text written about a transition, with what it is, when and by whom.
+#[derive(Debug, Serialize)]
+pub struct TextSection {
+    pub transition_id: Uuid,
+    /// "meeting", "agreement", "amendment" or "parent_perspective"
+    pub kind: String,
+    pub at: String,
+    pub by: Option<String>,
+    pub text: String,
+}
+
+impl TextSection {
+    pub fn kind_label(&self) -> &'static str {
+        match self.kind.as_str() {
+            "meeting" => "Overleveringsmøde",
+            "agreement" => "Aftale fra mødet",
+            "amendment" => "Tilføjelse efter afsendelse",
+            "parent_perspective" => "Forældrenes perspektiv",
+            _ => "Tekst",
+        }
+    }
+}
+
 /// Everything about one child, section by section.
 #[derive(Debug, Serialize)]
 pub struct SubjectAccess {
@@ -78,6 +101,9 @@ pub struct SubjectAccess {
     pub consent_records: Vec<ConsentSection>,
     /// The receiving institution's feedback on the child's transitions.
     pub feedback: Vec<FeedbackSection>,
+    /// What else people wrote about the child's transitions: the handover meeting and its
+    /// agreements, amendments after sending, and the parents' own perspective.
+    pub texts: Vec<TextSection>,
     /// Who read or changed the child's data, when and from where (newest first).
     pub audit_log: Vec<AuditSection>,
 }
@@ -428,6 +454,44 @@ pub async fn collect(
     )
     .fetch_all(&mut **tx)
     .await?;
+    let texts = sqlx::query_as!(
+        TextSection,
+        r#"SELECT transition_id AS "transition_id!", kind AS "kind!",
+                  to_char(at AT TIME ZONE $3, 'YYYY-MM-DD HH24:MI:SS') AS "at!", by_name AS "by?",
+                  body AS "text!"
+           FROM (
+               SELECT h.transition_id, 'meeting' AS kind, h.updated_at AS at, u.name AS by_name,
+                      concat_ws(E'\n', 'Dato: ' || h.held_on::text || coalesce(' ' || h.held_time::text, ''),
+                                nullif('Sted: ' || h.place, 'Sted: '), 'Deltagere: ' || h.participants,
+                                nullif(h.notes, '')) AS body
+               FROM handover_meetings h
+               LEFT JOIN users u ON u.municipality_id = h.municipality_id AND u.id = h.updated_by
+               WHERE h.municipality_id = $1 AND h.transition_id = ANY($2)
+               UNION ALL
+               SELECT a.transition_id, 'agreement', a.created_at, u.name,
+                      concat_ws(E'\n', a.description, nullif('Følges op af: ' || a.responsible, 'Følges op af: '),
+                                'Opfølgning: ' || a.follow_up_on::text)
+               FROM meeting_agreements a
+               LEFT JOIN users u ON u.municipality_id = a.municipality_id AND u.id = a.created_by
+               WHERE a.municipality_id = $1 AND a.transition_id = ANY($2)
+               UNION ALL
+               SELECT m.transition_id, 'amendment', m.created_at, u.name, m.body
+               FROM transition_amendments m
+               LEFT JOIN users u ON u.municipality_id = m.municipality_id AND u.id = m.created_by
+               WHERE m.municipality_id = $1 AND m.transition_id = ANY($2)
+               UNION ALL
+               SELECT p.transition_id, 'parent_perspective', p.updated_at, g.name, p.body
+               FROM parent_perspectives p
+               LEFT JOIN guardians g ON g.municipality_id = p.municipality_id AND g.id = p.guardian_id
+               WHERE p.municipality_id = $1 AND p.transition_id = ANY($2)
+           ) x
+           ORDER BY at, kind"#,
+        municipality_id,
+        &ids,
+        LOCAL_TZ
+    )
+    .fetch_all(&mut **tx)
+    .await?;
     let audit_log = sqlx::query_as!(
         AuditSection,
         r#"SELECT to_char(a.at AT TIME ZONE $3, 'YYYY-MM-DD HH24:MI:SS') AS "at!",
@@ -461,6 +525,7 @@ pub async fn collect(
         answers,
         consent_records,
         feedback,
+        texts,
         audit_log,
     }))
 }
@@ -545,6 +610,14 @@ impl ExportPage {
             .consent_records
             .iter()
             .filter(|c| c.transition_id == *transition)
+            .collect()
+    }
+
+    pub fn texts_of(&self, transition: &Uuid) -> Vec<&TextSection> {
+        self.data
+            .texts
+            .iter()
+            .filter(|t| t.transition_id == *transition)
             .collect()
     }
 

@@ -794,3 +794,132 @@ async fn subject_access_export_holds_every_section_and_is_audited() {
         assert_eq!(admin.get(&unknown).await.status(), StatusCode::NOT_FOUND);
     }
 }
+
+/// The insights figures for every scope the pages show, with and without a cohort year.
+async fn all_figures(app: &TestApp, m: Uuid) -> Vec<overgang::insights::Figures> {
+    use overgang::insights::{self, Filter, Scope as InsightScope};
+    let mut conn = app.owner_conn().await;
+    let (cluster, school): (Uuid, Uuid) = sqlx::query_as(
+        "SELECT c.id, i.id FROM clusters c JOIN institutions i ON i.id = c.school_id
+         WHERE c.name = 'Pilotklynge Bakkeskolen'",
+    )
+    .fetch_one(&mut conn)
+    .await
+    .unwrap();
+    let mut out = Vec::new();
+    for scope in [
+        InsightScope::Municipality,
+        InsightScope::Cluster(cluster),
+        InsightScope::Institution(school),
+    ] {
+        for year in [None, Some(2024)] {
+            let mut tx = db::begin(&app.db, Scope::Municipality(m)).await.unwrap();
+            let filter = Filter {
+                scope: scope.clone(),
+                year,
+                kind: None,
+            };
+            out.push(insights::compute(&mut tx, m, &filter).await.unwrap());
+            tx.rollback().await.unwrap();
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn the_insights_figures_are_identical_before_and_after_the_purge() {
+    let app = spawn_app().await;
+    let mut cases = Vec::new();
+    for (i, status) in [
+        "closed",
+        "closed",
+        "cancelled",
+        "closed",
+        "closed",
+        "closed",
+    ]
+    .iter()
+    .enumerate()
+    {
+        cases.push(case(&app, &format!("Barn{i}"), status, 2200 + i as i32, true).await);
+    }
+    cases.push(case(&app, "Nylig", "closed", 5, true).await);
+    let old = &cases[0];
+    // What else people wrote about the old transition: the meeting with an agreement, an
+    // amendment, and the parents' perspective.
+    let mut conn = app.owner_conn().await;
+    for sql in [
+        "INSERT INTO handover_meetings (municipality_id, transition_id, held_on, participants, notes)
+         VALUES ($1, $2, '2024-06-01', 'Mor, pædagog, lærer', 'Barnet er glad for at tegne')",
+        "INSERT INTO meeting_agreements (municipality_id, transition_id, description, follow_up_on)
+         VALUES ($1, $2, 'Mødes igen efter efterårsferien', '2024-10-20')",
+        "INSERT INTO transition_amendments (municipality_id, transition_id, body)
+         VALUES ($1, $2, 'Har fået briller')",
+    ] {
+        sqlx::query(sql)
+            .bind(old.municipality)
+            .bind(old.transition)
+            .execute(&mut conn)
+            .await
+            .unwrap();
+    }
+    sqlx::query(
+        "INSERT INTO parent_perspectives (municipality_id, transition_id, guardian_id, body)
+         VALUES ($1, $2, $3, 'Vores barn elsker at synge')",
+    )
+    .bind(old.municipality)
+    .bind(old.transition)
+    .bind(old.guardian)
+    .execute(&mut conn)
+    .await
+    .unwrap();
+
+    let before = all_figures(&app, old.municipality).await;
+    // the six closed cases are counted (a cancelled transition is not), above the threshold
+    // of five, so not suppressed
+    assert_eq!(
+        before[0].total.transitions,
+        overgang::insights::Figure::Count(6)
+    );
+    assert!(
+        matches!(
+            before[0].total.usefulness,
+            overgang::insights::Figure::Mean { .. }
+        ),
+        "{:?}",
+        before[0].total
+    );
+    let report = retention::purge(&app.db, OffsetDateTime::now_utc(), false)
+        .await
+        .unwrap();
+    assert!(report.failures.is_empty(), "{:?}", report.failures);
+    assert_eq!(
+        app.count("SELECT count(*) FROM transitions WHERE purged_at IS NOT NULL")
+            .await,
+        6,
+        "the six old ones are purged, the recent one is not"
+    );
+    let after = all_figures(&app, old.municipality).await;
+    assert_eq!(before, after, "the aggregates survive the purge unchanged");
+
+    // ... while the personal texts about the purged transition are gone.
+    for table in [
+        "handover_meetings",
+        "meeting_agreements",
+        "transition_amendments",
+        "parent_perspectives",
+        "answers a JOIN template_questions q ON q.id = a.question_id AND q.kind = 'free_text' WHERE a.transition_id = $1 AND true",
+    ] {
+        let sql = if table.contains("WHERE") {
+            format!("SELECT count(*) FROM {table}")
+        } else {
+            format!("SELECT count(*) FROM {table} WHERE transition_id = $1")
+        };
+        let n: i64 = sqlx::query_scalar(&sql)
+            .bind(old.transition)
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+        assert_eq!(n, 0, "{table} still holds personal data of a purged transition");
+    }
+}
