@@ -132,7 +132,10 @@ fn every_post_route_has_an_abuse_row() {
         missing.is_empty(),
         "POST routes without a row in abuse.rs ROUTES: {missing:?}"
     );
-    assert!(stale.is_empty(), "rows for routes that no longer exist: {stale:?}");
+    assert!(
+        stale.is_empty(),
+        "rows for routes that no longer exist: {stale:?}"
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -321,10 +324,7 @@ fn with_token(token: Option<&str>, pairs: &[(String, String)]) -> Vec<(String, S
 }
 
 async fn post(c: &Client, path: &str, pairs: Vec<(String, String)>, multipart: bool) -> Response {
-    let req = c
-        .http
-        .post(c.url(path))
-        .header(header::ORIGIN, &c.base);
+    let req = c.http.post(c.url(path)).header(header::ORIGIN, &c.base);
     let req = if multipart {
         let mut form = reqwest::multipart::Form::new();
         for (k, v) in pairs {
@@ -412,6 +412,7 @@ async fn stored_count(app: &TestApp, value: &str) -> i64 {
     .unwrap();
     let sum = columns
         .iter()
+        .filter(|(t, _, _)| !VOLATILE_TABLES.contains(&t.as_str()))
         .map(|(t, c, ty)| {
             let test = if ty == "ARRAY" {
                 format!("$1 = ANY(\"{c}\")")
@@ -612,7 +613,13 @@ async fn every_post_route_refuses_abuse_and_stores_text_verbatim() {
         let r = post(c, &path, with_token(None, &form.pairs()), form.multipart).await;
         run.expect_refusal(route, "(a) without a CSRF token", r.status());
         let wrong = "A".repeat(43);
-        let r = post(c, &path, with_token(Some(&wrong), &form.pairs()), form.multipart).await;
+        let r = post(
+            c,
+            &path,
+            with_token(Some(&wrong), &form.pairs()),
+            form.multipart,
+        )
+        .await;
         run.expect_refusal(route, "(b) with a wrong CSRF token", r.status());
         let big = "A".repeat(MEGABYTE);
         let mut huge = form.pairs();
@@ -641,7 +648,13 @@ async fn every_post_route_refuses_abuse_and_stores_text_verbatim() {
         }
         let foreign_path = fill(&app, route, &foreign).await;
         if foreign_path != path && !route.contains("{token}") {
-            let r = post(c, &foreign_path, with_token(Some(&token), &form.pairs()), form.multipart).await;
+            let r = post(
+                c,
+                &foreign_path,
+                with_token(Some(&token), &form.pairs()),
+                form.multipart,
+            )
+            .await;
             run.expect_refusal(route, "(g) with Stevns ids in the path", r.status());
         }
         let id_fields: Vec<&Field> = form
@@ -657,7 +670,11 @@ async fn every_post_route_refuses_abuse_and_stores_text_verbatim() {
                 }
             }
             let r = post(c, &path, with_token(Some(&token), &pairs), form.multipart).await;
-            run.expect_refusal(route, "(g) with Stevns ids in the form's id fields", r.status());
+            run.expect_refusal(
+                route,
+                "(g) with Stevns ids in the form's id fields",
+                r.status(),
+            );
         }
         let diff = changed(&before, &snapshot(&app).await);
         if !diff.is_empty() {
@@ -753,15 +770,20 @@ async fn every_post_route_refuses_abuse_and_stores_text_verbatim() {
         .collect();
     let sweep_started = std::time::Instant::now();
     for (prefix, f) in &sweep {
-        for p in gets.iter().filter(|p| p.starts_with(prefix.as_str()) || !p.contains('{')) {
+        for p in gets
+            .iter()
+            .filter(|p| p.starts_with(prefix.as_str()) && p.contains('{'))
+        {
             let path = fill(&app, p, f).await;
             for c in [&admin, &pedagogue] {
                 run.check_page(c, "sweep", &path).await;
             }
         }
     }
-    for p in ["/platform/municipalities", "/"] {
-        run.check_page(&operator, "sweep", p).await;
+    for p in gets.iter().filter(|p| !p.contains('{')) {
+        for c in [&admin, &pedagogue, &operator] {
+            run.check_page(c, "sweep", p).await;
+        }
     }
     eprintln!(
         "abuse: {} routes, markup accepted by {:?}, {:.1} s (sweep {:.1} s)",

@@ -142,7 +142,11 @@ async fn acknowledged_form_saves_survive_sigkill_and_none_is_half_written() {
     .fetch_all(&mut conn)
     .await
     .unwrap();
-    assert_eq!(questions.len(), 3, "the template has three free-text questions");
+    assert_eq!(
+        questions.len(),
+        3,
+        "the template has three free-text questions"
+    );
 
     let url = database_url(&owner);
     let port = {
@@ -210,7 +214,14 @@ async fn acknowledged_form_saves_survive_sigkill_and_none_is_half_written() {
     }
 
     // Let the saves run, then pull the plug while they are in flight.
-    let acknowledged = || saves.lock().unwrap().iter().filter(|s| s.acknowledged).count();
+    let acknowledged = || {
+        saves
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|s| s.acknowledged)
+            .count()
+    };
     let deadline = Instant::now() + Duration::from_secs(60);
     while acknowledged() < 200 && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(20)).await;
@@ -222,7 +233,10 @@ async fn acknowledged_form_saves_survive_sigkill_and_none_is_half_written() {
     }
     let saves = saves.lock().unwrap().clone();
     let acked = saves.iter().filter(|s| s.acknowledged).count();
-    assert!(acked >= 50, "only {acked} saves were acknowledged before the kill");
+    assert!(
+        acked >= 50,
+        "only {acked} saves were acknowledged before the kill"
+    );
 
     let server = start(&url, port).await;
     let mut conn = app.owner_conn().await;
@@ -294,7 +308,9 @@ async fn acknowledged_form_saves_survive_sigkill_and_none_is_half_written() {
     let c = client(&server.base);
     c.login("paedagog@vejle.overgang.test", common::PASSWORD)
         .await;
-    let (status, html) = c.get_text(&format!("/transitions/{}/form", transitions[0])).await;
+    let (status, html) = c
+        .get_text(&format!("/transitions/{}/form", transitions[0]))
+        .await;
     assert_eq!(status, StatusCode::OK);
     let version: i32 = sqlx::query_scalar("SELECT version FROM transitions WHERE id = $1")
         .bind(transitions[0])
