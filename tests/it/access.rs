@@ -153,7 +153,7 @@ const EXPECTED: &[(&str, &str, [u16; 10])] = &[
 ];
 
 /// (method, path) of every route in src/, read from the `.route(` calls.
-fn routes_in_source() -> BTreeSet<(String, String)> {
+pub(crate) fn routes_in_source() -> BTreeSet<(String, String)> {
     fn walk(dir: &std::path::Path, out: &mut Vec<String>) {
         for entry in std::fs::read_dir(dir).unwrap().flatten() {
             let path = entry.path();
@@ -221,28 +221,39 @@ fn every_route_has_an_expectation() {
 }
 
 /// A Vejle child at Børnehaven Solsikken with a guardian and an enrolment, one per actor, so
-/// that the deletes one actor may do leave the next actor's walk intact.
-struct Fixture {
-    child: Uuid,
-    guardian: Uuid,
-    enrolment: Uuid,
+/// that the deletes one actor may do leave the next actor's walk intact. The abuse suite
+/// (abuse.rs) makes the same in Stevns for its foreign ids.
+pub(crate) struct Fixture {
+    pub(crate) child: Uuid,
+    pub(crate) guardian: Uuid,
+    pub(crate) enrolment: Uuid,
     /// A pedagogue at Solsikken and their role there.
-    user: Uuid,
-    assignment: Uuid,
+    pub(crate) user: Uuid,
+    pub(crate) assignment: Uuid,
     /// The child's transition from Solsikken to Bakkeskolen.
-    transition: Uuid,
+    pub(crate) transition: Uuid,
     /// An open feedback request on a second transition of the child, awaiting Bakkeskolen.
-    feedback: Uuid,
+    pub(crate) feedback: Uuid,
+    /// The kindergarten, the published kindergarten → school template and the pilot cluster
+    /// the `/institutions/…`, `/templates/…` and `/clusters/…` paths point at.
+    pub(crate) institution: Uuid,
+    pub(crate) template: Uuid,
+    pub(crate) cluster: Uuid,
 }
 
-async fn fixture(app: &TestApp) -> Fixture {
+pub(crate) async fn fixture(app: &TestApp) -> Fixture {
+    fixture_at(app, "Børnehaven Solsikken", "Bakkeskolen").await
+}
+
+/// The fixture at `kindergarten`, with a transition to `school` (both in one municipality).
+pub(crate) async fn fixture_at(app: &TestApp, kindergarten: &str, school: &str) -> Fixture {
     let mut conn = app.owner_conn().await;
-    let (m, inst): (Uuid, Uuid) = sqlx::query_as(
-        "SELECT municipality_id, id FROM institutions WHERE name = 'Børnehaven Solsikken'",
-    )
-    .fetch_one(&mut conn)
-    .await
-    .unwrap();
+    let (m, inst): (Uuid, Uuid) =
+        sqlx::query_as("SELECT municipality_id, id FROM institutions WHERE name = $1")
+            .bind(kindergarten)
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
     let child: Uuid = sqlx::query_scalar(
         "INSERT INTO children (municipality_id, first_name, last_name, birth_date) VALUES ($1, 'Walk', 'Fixture', '2020-05-05') RETURNING id",
     )
@@ -288,13 +299,27 @@ async fn fixture(app: &TestApp) -> Fixture {
                                   kind, planned_date, template_id)
          SELECT $1, $2, $3, r.id, 'kindergarten_school', DATE '2027-08-01', t.id
          FROM institutions r, form_templates t
-         WHERE r.municipality_id = $1 AND r.name = 'Bakkeskolen'
+         WHERE r.municipality_id = $1 AND r.name = $4
            AND t.municipality_id = $1 AND t.transition_kind = 'kindergarten_school' AND t.status = 'published'
          RETURNING id",
     )
     .bind(m)
     .bind(child)
     .bind(inst)
+    .bind(school)
+    .fetch_one(&mut conn)
+    .await
+    .unwrap();
+    let template: Uuid = sqlx::query_scalar("SELECT template_id FROM transitions WHERE id = $1")
+        .bind(transition)
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    let cluster: Uuid = sqlx::query_scalar(
+        "SELECT id FROM clusters WHERE municipality_id = $1 AND name = 'Pilotklynge ' || $2",
+    )
+    .bind(m)
+    .bind(school)
     .fetch_one(&mut conn)
     .await
     .unwrap();
@@ -321,6 +346,9 @@ async fn fixture(app: &TestApp) -> Fixture {
         assignment,
         transition,
         feedback,
+        institution: inst,
+        template,
+        cluster,
     }
 }
 
@@ -344,9 +372,8 @@ async fn fixture_intact(app: &TestApp, f: &Fixture) -> bool {
     .unwrap()
 }
 
-async fn fill(app: &TestApp, pattern: &str, f: &Fixture) -> String {
+pub(crate) async fn fill(app: &TestApp, pattern: &str, f: &Fixture) -> String {
     let mut conn = app.owner_conn().await;
-    let one = |sql: &'static str| sqlx::query_scalar::<_, Uuid>(sql);
     let id = if pattern.starts_with("/children/") {
         f.child
     } else if pattern.starts_with("/users/") {
@@ -356,28 +383,15 @@ async fn fill(app: &TestApp, pattern: &str, f: &Fixture) -> String {
     } else if pattern.starts_with("/feedback/") {
         f.feedback
     } else if pattern.starts_with("/insights/clusters/") {
-        one("SELECT id FROM clusters WHERE name = 'Pilotklynge Bakkeskolen'")
-            .fetch_one(&mut conn)
-            .await
-            .unwrap()
+        f.cluster
     } else if pattern.starts_with("/institutions/")
         || pattern.starts_with("/insights/institutions/")
     {
-        one("SELECT id FROM institutions WHERE name = 'Børnehaven Solsikken'")
-            .fetch_one(&mut conn)
-            .await
-            .unwrap()
+        f.institution
     } else if pattern.starts_with("/templates/") {
-        one("SELECT t.id FROM form_templates t JOIN municipalities m ON m.id = t.municipality_id
-             WHERE m.code = '0630' AND t.transition_kind = 'kindergarten_school' AND t.status = 'published'")
-        .fetch_one(&mut conn)
-        .await
-        .unwrap()
+        f.template
     } else if pattern.starts_with("/clusters/") {
-        one("SELECT id FROM clusters WHERE name = 'Pilotklynge Bakkeskolen'")
-            .fetch_one(&mut conn)
-            .await
-            .unwrap()
+        f.cluster
     } else {
         Uuid::new_v4()
     };

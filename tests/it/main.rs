@@ -1,11 +1,13 @@
 //! Integration tests: one binary, so the throwaway PostgreSQL and the migrated template are
 //! set up once per `cargo test` run and every test gets its own fresh database.
 
+mod abuse;
 mod access;
 mod answers;
 mod auth;
 mod children;
 mod common;
+mod durability;
 mod feedback;
 mod forms;
 mod import;

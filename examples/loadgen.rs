@@ -1,0 +1,356 @@
+//! Load client for scripts/bench.sh: concurrent sessions that each log in and loop over the main
+//! pages, then each page alone and the floor page alone under the same load. Prints throughput,
+//! p50/p99 latency and errors per page, and the server's RSS.
+//!
+//!   cargo run --release --example loadgen -- --base http://127.0.0.1:18482 \
+//!       --users 'bench-{n}@vejle.overgang.test' --user-count 64 --ids ids.txt --pid 1234
+//!
+//! Options (defaults): --sessions 64, --duration 300 (mixed phase, s), --warmup 10 (s),
+//! --solo 20 (s per page alone; 0 skips), --pages '/transitions,/transitions/{id},
+//! /transitions/{id}/form,/children' (comma-separated; `{id}` is a random id from --ids),
+//! --floor /healthz, --password Overgang-demo-2026.
+
+use std::{
+    collections::HashMap,
+    sync::{
+        atomic::{AtomicBool, Ordering},
+        Arc, Mutex,
+    },
+    time::{Duration, Instant},
+};
+
+use rand::Rng;
+use reqwest::{header, redirect, StatusCode};
+
+#[derive(Clone)]
+struct Options {
+    base: String,
+    users: String,
+    user_count: usize,
+    password: String,
+    sessions: usize,
+    duration: u64,
+    warmup: u64,
+    solo: u64,
+    pages: Vec<String>,
+    floor: String,
+    ids: Vec<String>,
+    pid: Option<u32>,
+}
+
+fn options() -> Options {
+    let mut o = Options {
+        base: "http://127.0.0.1:8080".into(),
+        users: "paedagog@vejle.overgang.test".into(),
+        user_count: 1,
+        password: "Overgang-demo-2026".into(),
+        sessions: 64,
+        duration: 300,
+        warmup: 10,
+        solo: 20,
+        pages: "/transitions,/transitions/{id},/transitions/{id}/form,/children"
+            .split(',')
+            .map(String::from)
+            .collect(),
+        floor: "/healthz".into(),
+        ids: Vec::new(),
+        pid: None,
+    };
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    for pair in args.chunks(2) {
+        let (k, v) = (pair[0].as_str(), pair.get(1).cloned().unwrap_or_default());
+        match k {
+            "--base" => o.base = v,
+            "--users" => o.users = v,
+            "--user-count" => o.user_count = v.parse().expect("--user-count"),
+            "--password" => o.password = v,
+            "--sessions" => o.sessions = v.parse().expect("--sessions"),
+            "--duration" => o.duration = v.parse().expect("--duration"),
+            "--warmup" => o.warmup = v.parse().expect("--warmup"),
+            "--solo" => o.solo = v.parse().expect("--solo"),
+            "--pages" => {
+                o.pages = v
+                    .split(',')
+                    .map(|p| p.trim().to_string())
+                    .filter(|p| !p.is_empty())
+                    .collect()
+            }
+            "--floor" => o.floor = v,
+            "--ids" => {
+                o.ids = std::fs::read_to_string(&v)
+                    .expect("--ids file")
+                    .split_whitespace()
+                    .map(String::from)
+                    .collect()
+            }
+            "--pid" => o.pid = Some(v.parse().expect("--pid")),
+            other => panic!("unknown option {other}"),
+        }
+    }
+    o
+}
+
+fn rss_kib(pid: Option<u32>) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{}/status", pid?)).ok()?;
+    status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
+}
+
+fn csrf_from(html: &str) -> Option<String> {
+    let marker = "name=\"_csrf\" value=\"";
+    let start = html.find(marker)? + marker.len();
+    Some(html[start..].split('"').next()?.to_string())
+}
+
+async fn login(o: &Options, n: usize) -> reqwest::Client {
+    let c = reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(redirect::Policy::none())
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap();
+    let email = o
+        .users
+        .replace("{n}", &format!("{:03}", n % o.user_count.max(1)));
+    let html = c
+        .get(format!("{}/login", o.base))
+        .send()
+        .await
+        .expect("GET /login")
+        .text()
+        .await
+        .unwrap();
+    let token = csrf_from(&html).expect("login page has a CSRF token");
+    let r = c
+        .post(format!("{}/login", o.base))
+        .header(header::ORIGIN, &o.base)
+        .form(&[
+            ("_csrf", token.as_str()),
+            ("email", email.as_str()),
+            ("password", o.password.as_str()),
+        ])
+        .send()
+        .await
+        .expect("POST /login");
+    assert_eq!(r.status(), StatusCode::SEE_OTHER, "login of {email}");
+    c
+}
+
+#[derive(Default)]
+struct Stats {
+    /// Latencies in microseconds of the successful requests.
+    micros: Vec<u32>,
+    errors: u64,
+    first_error: Option<String>,
+}
+
+type Record = Arc<Mutex<HashMap<String, Stats>>>;
+
+/// Every session loops over `pages` until `stop`; records when `record` is set.
+async fn drive(
+    clients: &[reqwest::Client],
+    o: &Options,
+    pages: &[String],
+    seconds: u64,
+) -> (HashMap<String, Stats>, f64) {
+    let stats: Record = Arc::default();
+    let stop = Arc::new(AtomicBool::new(false));
+    let start = Instant::now();
+    let mut tasks = Vec::new();
+    for (s, c) in clients.iter().enumerate() {
+        let (c, stats, stop) = (c.clone(), stats.clone(), stop.clone());
+        let (pages, ids, base) = (pages.to_vec(), o.ids.clone(), o.base.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut local: HashMap<String, Stats> = HashMap::new();
+            let mut i = s; // sessions start at different pages
+            while !stop.load(Ordering::Relaxed) {
+                let page = &pages[i % pages.len()];
+                i += 1;
+                let path = if page.contains("{id}") {
+                    let id = &ids[rand::thread_rng().gen_range(0..ids.len())];
+                    page.replace("{id}", id)
+                } else {
+                    page.clone()
+                };
+                let t = Instant::now();
+                let result = match c.get(format!("{base}{path}")).send().await {
+                    Ok(r) => {
+                        let status = r.status();
+                        match r.bytes().await {
+                            Ok(_) if status == StatusCode::OK => Ok(()),
+                            Ok(_) => Err(format!("{path}: {status}")),
+                            Err(e) => Err(format!("{path}: {e}")),
+                        }
+                    }
+                    Err(e) => Err(format!("{path}: {e}")),
+                };
+                let micros = t.elapsed().as_micros().min(u32::MAX as u128) as u32;
+                let st = local.entry(page.clone()).or_default();
+                match result {
+                    Ok(()) => st.micros.push(micros),
+                    Err(e) => {
+                        st.errors += 1;
+                        st.first_error.get_or_insert(e);
+                    }
+                }
+            }
+            let mut all = stats.lock().unwrap();
+            for (k, v) in local {
+                let e = all.entry(k).or_default();
+                e.micros.extend(v.micros);
+                e.errors += v.errors;
+                if e.first_error.is_none() {
+                    e.first_error = v.first_error;
+                }
+            }
+        }));
+    }
+    tokio::time::sleep(Duration::from_secs(seconds)).await;
+    stop.store(true, Ordering::Relaxed);
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let elapsed = start.elapsed().as_secs_f64();
+    let stats = std::mem::take(&mut *stats.lock().unwrap());
+    (stats, elapsed)
+}
+
+fn percentile(sorted: &[u32], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i] as f64 / 1000.0
+}
+
+/// (requests/s, p50 ms, p99 ms, errors) of one page.
+fn summary(st: &mut Stats, elapsed: f64) -> (f64, f64, f64, u64) {
+    st.micros.sort_unstable();
+    (
+        st.micros.len() as f64 / elapsed,
+        percentile(&st.micros, 0.50),
+        percentile(&st.micros, 0.99),
+        st.errors,
+    )
+}
+
+fn mib(kib: Option<u64>) -> String {
+    kib.map(|k| format!("{:.1} MiB", k as f64 / 1024.0))
+        .unwrap_or_else(|| "?".into())
+}
+
+#[tokio::main]
+async fn main() {
+    let o = options();
+    assert!(
+        !o.ids.is_empty() || o.pages.iter().all(|p| !p.contains("{id}")),
+        "pages with {{id}} need --ids"
+    );
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    println!(
+        "sessions {}, mixed phase {} s after {} s warm-up, solo phases {} s; load average before: {}",
+        o.sessions,
+        o.duration,
+        o.warmup,
+        o.solo,
+        load.trim()
+    );
+    let t = Instant::now();
+    let mut clients = Vec::new();
+    for chunk in (0..o.sessions).collect::<Vec<_>>().chunks(8) {
+        let logins = chunk.iter().map(|n| login(&o, *n));
+        clients.extend(futures_util::future::join_all(logins).await);
+    }
+    println!(
+        "{} sessions logged in in {:.1} s",
+        clients.len(),
+        t.elapsed().as_secs_f64()
+    );
+
+    let rss_start = rss_kib(o.pid);
+    if o.warmup > 0 {
+        drive(&clients, &o, &o.pages, o.warmup).await;
+    }
+    let rss_warm = rss_kib(o.pid);
+    // The mixed phase in two halves, so the RSS is read in the middle too.
+    let half = o.duration / 2;
+    let (mut a, ta) = drive(&clients, &o, &o.pages, half).await;
+    let rss_middle = rss_kib(o.pid);
+    let (b, tb) = drive(&clients, &o, &o.pages, o.duration - half).await;
+    let rss_end = rss_kib(o.pid);
+    for (k, v) in b {
+        let e = a.entry(k).or_default();
+        e.micros.extend(v.micros);
+        e.errors += v.errors;
+        if e.first_error.is_none() {
+            e.first_error = v.first_error;
+        }
+    }
+    let elapsed = ta + tb;
+
+    println!("\nMixed phase: every session loops over the pages in turn ({elapsed:.0} s)\n");
+    println!("| page | requests | req/s | p50 ms | p99 ms | errors |");
+    println!("|---|---:|---:|---:|---:|---:|");
+    let mut all = Stats::default();
+    let mut errors_seen = Vec::new();
+    for page in &o.pages {
+        let Some(st) = a.get_mut(page) else { continue };
+        let n = st.micros.len();
+        let (rps, p50, p99, errors) = summary(st, elapsed);
+        println!("| `{page}` | {n} | {rps:.1} | {p50:.1} | {p99:.1} | {errors} |");
+        all.micros.extend(st.micros.iter());
+        all.errors += errors;
+        if let Some(e) = &st.first_error {
+            errors_seen.push(e.clone());
+        }
+    }
+    let n = all.micros.len();
+    let (rps, p50, p99, errors) = summary(&mut all, elapsed);
+    println!("| all | {n} | {rps:.1} | {p50:.1} | {p99:.1} | {errors} |");
+    for e in errors_seen {
+        println!("first error: {e}");
+    }
+    println!(
+        "\nServer RSS: start {}, after warm-up {}, middle {}, end {}",
+        mib(rss_start),
+        mib(rss_warm),
+        mib(rss_middle),
+        mib(rss_end)
+    );
+
+    if o.solo > 0 {
+        println!(
+            "\nEach page alone, {} sessions, {} s each (throughput relative to the floor `{}`)\n",
+            o.sessions, o.solo, o.floor
+        );
+        println!("| page | req/s | p50 ms | p99 ms | errors | of floor |");
+        println!("|---|---:|---:|---:|---:|---:|");
+        let mut rows = Vec::new();
+        for page in o.pages.iter().chain(std::iter::once(&o.floor)) {
+            let (mut st, el) = drive(&clients, &o, std::slice::from_ref(page), o.solo).await;
+            let mut s = st.remove(page).unwrap_or_default();
+            rows.push((page.clone(), summary(&mut s, el), s.first_error));
+        }
+        let floor = rows.last().map(|r| r.1 .0).unwrap_or(f64::NAN);
+        for (page, (rps, p50, p99, errors), first) in rows {
+            println!(
+                "| `{page}` | {rps:.1} | {p50:.1} | {p99:.1} | {errors} | {:.0} % |",
+                100.0 * rps / floor
+            );
+            if let Some(e) = first {
+                println!("first error: {e}");
+            }
+        }
+        println!(
+            "\nServer RSS after the solo phases: {}",
+            mib(rss_kib(o.pid))
+        );
+    }
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    println!("load average after: {}", load.trim());
+}
