@@ -556,7 +556,7 @@ impl Run {
             .headers()
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
-            .is_none_or(|v| v.starts_with("text/html"));
+            .map_or(true, |v| v.starts_with("text/html"));
         let html = r.text().await.unwrap_or_default();
         if status.is_server_error() {
             self.fail(format!("{route}: GET {path} answered {status}"));
