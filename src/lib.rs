@@ -19,6 +19,7 @@ pub mod platform;
 pub mod retention;
 pub mod seed;
 pub mod server;
+pub mod settings;
 pub mod state;
 pub mod synthetic;
 pub mod transitions;
@@ -51,6 +52,7 @@ pub fn router(state: AppState) -> Router {
         .merge(parents::router())
         .merge(feedback::router())
         .merge(insights::router())
+        .merge(settings::router())
         .merge(pages::router())
         .fallback(web::not_found)
         .method_not_allowed_fallback(web::method_not_allowed)

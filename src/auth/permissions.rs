@@ -81,6 +81,7 @@ pub fn navigation(user: &CurrentUser) -> Vec<(&'static str, &'static str)> {
         nav.push(("/clusters", "Klynger"));
         nav.push(("/import", "Import"));
         nav.push(("/templates", "Skabeloner"));
+        nav.push(("/settings", "Indstillinger"));
     }
     if user.can(Permission::ViewInsights) {
         nav.push(("/insights", "Indsigt"));

@@ -101,6 +101,7 @@ const ROUTES: &[(&str, Who, &str, Valid, &[&str])] = &[
     ("/feedback/{id}", Who::Admin, "/feedback/{id}",
         &[("usefulness", "4"), ("completeness", "4"), ("special_support", "no"), ("deferred_start", "no"), ("ppr_referral", "no")],
         &["/transitions/{id}/feedback"]),
+    ("/settings", Who::Admin, "/settings", &[], &[]),
     ("/users/invite", Who::Admin, "/users/invite", &[("name", "Abuse Bruger"), ("email", "abuse@vejle.overgang.test"), ("role", "analyst")], &["/users"]),
     ("/users/{id}/roles", Who::Admin, "/users/{id}", &[], &[]),
     ("/users/{id}/roles/{assignment}/remove", Who::Admin, "/users/{id}", &[], &[]),

@@ -18,6 +18,7 @@ mod parents;
 mod platform;
 mod privacy;
 mod receiving;
+mod settings;
 mod tenancy;
 mod transitions;
 mod users;
