@@ -76,18 +76,19 @@ pub fn navigation(user: &CurrentUser) -> Vec<(&'static str, &'static str)> {
         nav.push(("/inbox", "Indbakke"));
         nav.push(("/feedback", "Tilbagemeldinger"));
     }
-    if user.can(Permission::AdministerMunicipality) {
-        nav.push(("/institutions", "Institutioner"));
-        nav.push(("/clusters", "Klynger"));
-        nav.push(("/import", "Import"));
-        nav.push(("/templates", "Skabeloner"));
-        nav.push(("/settings", "Indstillinger"));
-    }
+    // The daily work first, then administration: DKFDS folds what does not fit into "Mere".
     if user.can(Permission::ViewInsights) {
         nav.push(("/insights", "Indsigt"));
     }
     if user.can(Permission::AdministerMunicipality) || user.can(Permission::ManageOwnStaff) {
         nav.push(("/users", "Brugere"));
+    }
+    if user.can(Permission::AdministerMunicipality) {
+        nav.push(("/institutions", "Institutioner"));
+        nav.push(("/clusters", "Klynger"));
+        nav.push(("/templates", "Skabeloner"));
+        nav.push(("/import", "Import"));
+        nav.push(("/settings", "Indstillinger"));
     }
     if user.can(Permission::ViewAuditLog) {
         nav.push(("/audit", "Adgangslog"));
