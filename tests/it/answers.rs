@@ -22,31 +22,10 @@ struct Q {
 
 /// A draft transition of a child at Solsikken to Bakkeskolen on the published template.
 async fn transition(app: &TestApp) -> Uuid {
+    let (m, inst, child) = app
+        .enrolled_child("Børnehaven Solsikken", ("Ida", "Skema"), "2020-05-05", 500)
+        .await;
     let mut conn = app.owner_conn().await;
-    let (m, inst): (Uuid, Uuid) = sqlx::query_as(
-        "SELECT municipality_id, id FROM institutions WHERE name = 'Børnehaven Solsikken'",
-    )
-    .fetch_one(&mut conn)
-    .await
-    .unwrap();
-    let child: Uuid = sqlx::query_scalar(
-        "INSERT INTO children (municipality_id, first_name, last_name, birth_date)
-         VALUES ($1, 'Ida', 'Skema', '2020-05-05') RETURNING id",
-    )
-    .bind(m)
-    .fetch_one(&mut conn)
-    .await
-    .unwrap();
-    sqlx::query(
-        "INSERT INTO enrolments (municipality_id, child_id, institution_id, starts_on)
-         VALUES ($1, $2, $3, '2023-08-01')",
-    )
-    .bind(m)
-    .bind(child)
-    .bind(inst)
-    .execute(&mut conn)
-    .await
-    .unwrap();
     sqlx::query_scalar(
         "INSERT INTO transitions (municipality_id, child_id, sending_institution_id, receiving_institution_id,
                                   kind, planned_date, template_id)

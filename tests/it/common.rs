@@ -162,6 +162,34 @@ pub fn form_action(html: &str, prefix: &str) -> Option<String> {
 }
 
 impl TestApp {
+    /// A fixture child at the institution named `institution`, enrolled since `days_ago` days:
+    /// (municipality, institution, child).
+    pub async fn enrolled_child(
+        &self,
+        institution: &str,
+        (first, last): (&str, &str),
+        birth: &str,
+        days_ago: i32,
+    ) -> (Uuid, Uuid, Uuid) {
+        let mut conn = self.owner_conn().await;
+        sqlx::query_as(
+            "WITH i AS (SELECT municipality_id, id FROM institutions WHERE name = $1),
+                  c AS (INSERT INTO children (municipality_id, first_name, last_name, birth_date)
+                        SELECT municipality_id, $2, $3, $4::date FROM i RETURNING id),
+                  e AS (INSERT INTO enrolments (municipality_id, child_id, institution_id, starts_on)
+                        SELECT i.municipality_id, c.id, i.id, current_date - $5 FROM i, c)
+             SELECT i.municipality_id, i.id, c.id FROM i, c",
+        )
+        .bind(institution)
+        .bind(first)
+        .bind(last)
+        .bind(birth)
+        .bind(days_ago)
+        .fetch_one(&mut conn)
+        .await
+        .unwrap()
+    }
+
     /// A count (or any i64) read past RLS with the owner connection.
     pub async fn count(&self, sql: &str) -> i64 {
         let mut conn = self.owner_conn().await;

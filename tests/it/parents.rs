@@ -31,31 +31,15 @@ struct Fx {
 /// A child "Ida" at Solsikken with three guardians and a transition to Bakkeskolen whose
 /// required questions are answered (so it may go to the parents).
 async fn fixture(app: &TestApp) -> Fx {
+    let (m, inst, child) = app
+        .enrolled_child(
+            "Børnehaven Solsikken",
+            ("Ida", "Forældreprøve"),
+            "2020-05-05",
+            500,
+        )
+        .await;
     let mut conn = app.owner_conn().await;
-    let (m, inst): (Uuid, Uuid) = sqlx::query_as(
-        "SELECT municipality_id, id FROM institutions WHERE name = 'Børnehaven Solsikken'",
-    )
-    .fetch_one(&mut conn)
-    .await
-    .unwrap();
-    let child: Uuid = sqlx::query_scalar(
-        "INSERT INTO children (municipality_id, first_name, last_name, birth_date)
-         VALUES ($1, 'Ida', 'Forældreprøve', '2020-05-05') RETURNING id",
-    )
-    .bind(m)
-    .fetch_one(&mut conn)
-    .await
-    .unwrap();
-    sqlx::query(
-        "INSERT INTO enrolments (municipality_id, child_id, institution_id, starts_on)
-         VALUES ($1, $2, $3, '2023-08-01')",
-    )
-    .bind(m)
-    .bind(child)
-    .bind(inst)
-    .execute(&mut conn)
-    .await
-    .unwrap();
     let mut guardian = async |name: &str, email: Option<&str>, custody: bool| -> Uuid {
         sqlx::query_scalar(
             "INSERT INTO guardians (municipality_id, child_id, name, email, has_custody)

@@ -27,31 +27,15 @@ where
 
 /// A child at Solsikken with two custody guardians.
 async fn child(app: &TestApp) -> (Uuid, Vec<Uuid>) {
+    let (m, _, child) = app
+        .enrolled_child(
+            "Børnehaven Solsikken",
+            ("Alma", "Modtager"),
+            "2020-03-03",
+            100,
+        )
+        .await;
     let mut conn = app.owner_conn().await;
-    let (m, inst): (Uuid, Uuid) = sqlx::query_as(
-        "SELECT municipality_id, id FROM institutions WHERE name = 'Børnehaven Solsikken'",
-    )
-    .fetch_one(&mut conn)
-    .await
-    .unwrap();
-    let child: Uuid = sqlx::query_scalar(
-        "INSERT INTO children (municipality_id, first_name, last_name, birth_date)
-         VALUES ($1, 'Alma', 'Modtager', '2020-03-03') RETURNING id",
-    )
-    .bind(m)
-    .fetch_one(&mut conn)
-    .await
-    .unwrap();
-    sqlx::query(
-        "INSERT INTO enrolments (municipality_id, child_id, institution_id, starts_on)
-         VALUES ($1, $2, $3, current_date - 100)",
-    )
-    .bind(m)
-    .bind(child)
-    .bind(inst)
-    .execute(&mut conn)
-    .await
-    .unwrap();
     let mut guardians = Vec::new();
     for name in ["Mor Modtager", "Far Modtager"] {
         guardians.push(

@@ -31,33 +31,9 @@ async fn user(app: &TestApp, email: &str) -> Uuid {
 
 /// A child enrolled today at `institution_name`, born on `birth`.
 async fn seed_child(app: &TestApp, institution_name: &str, first: &str, birth: &str) -> Uuid {
-    let mut conn = app.owner_conn().await;
-    let (m, inst): (Uuid, Uuid) =
-        sqlx::query_as("SELECT municipality_id, id FROM institutions WHERE name = $1")
-            .bind(institution_name)
-            .fetch_one(&mut conn)
-            .await
-            .unwrap();
-    let id: Uuid = sqlx::query_scalar(
-        "INSERT INTO children (municipality_id, first_name, last_name, birth_date)
-         VALUES ($1, $2, 'Overgang', $3::date) RETURNING id",
-    )
-    .bind(m)
-    .bind(first)
-    .bind(birth)
-    .fetch_one(&mut conn)
-    .await
-    .unwrap();
-    sqlx::query(
-        "INSERT INTO enrolments (municipality_id, child_id, institution_id, starts_on)
-         VALUES ($1, $2, $3, current_date - 30)",
-    )
-    .bind(m)
-    .bind(id)
-    .bind(inst)
-    .execute(&mut conn)
-    .await
-    .unwrap();
+    let (_, _, id) = app
+        .enrolled_child(institution_name, (first, "Overgang"), birth, 30)
+        .await;
     id
 }
 
