@@ -54,6 +54,20 @@ fn sees_municipality(ctx: &Ctx) -> bool {
     ctx.user.has_role(Role::MunicipalAdmin) || ctx.user.has_role(Role::Analyst)
 }
 
+/// 404 unless the row `sql` (an `EXISTS` on municipality $1 and id $2) finds is there.
+async fn found(ctx: &mut Ctx, sql: &'static str, municipality_id: Uuid, id: Uuid) -> AppResult<()> {
+    let exists: bool = sqlx::query_scalar(sql)
+        .bind(municipality_id)
+        .bind(id)
+        .fetch_one(&mut *ctx.tx)
+        .await?;
+    if exists {
+        Ok(())
+    } else {
+        Err(AppError::NotFound)
+    }
+}
+
 /// The one access decision of the insights pages: 403 without the permission or outside the
 /// leader's institutions and clusters, 404 for ids that are not the municipality's.
 async fn authorize(ctx: &mut Ctx, scope: &Scope) -> AppResult<Uuid> {
@@ -67,16 +81,13 @@ async fn authorize(ctx: &mut Ctx, scope: &Scope) -> AppResult<Uuid> {
             }
         }
         Scope::Cluster(id) => {
-            let exists: bool = sqlx::query_scalar(
+            found(
+                ctx,
                 "SELECT EXISTS (SELECT 1 FROM clusters WHERE municipality_id = $1 AND id = $2)",
+                municipality_id,
+                *id,
             )
-            .bind(municipality_id)
-            .bind(id)
-            .fetch_one(&mut *ctx.tx)
             .await?;
-            if !exists {
-                return Err(AppError::NotFound);
-            }
             if !all {
                 let members =
                     figures::cluster_institutions(&mut ctx.tx, municipality_id, *id).await?;
@@ -86,16 +97,13 @@ async fn authorize(ctx: &mut Ctx, scope: &Scope) -> AppResult<Uuid> {
             }
         }
         Scope::Institution(id) => {
-            let exists: bool = sqlx::query_scalar(
+            found(
+                ctx,
                 "SELECT EXISTS (SELECT 1 FROM institutions WHERE municipality_id = $1 AND id = $2)",
+                municipality_id,
+                *id,
             )
-            .bind(municipality_id)
-            .bind(id)
-            .fetch_one(&mut *ctx.tx)
             .await?;
-            if !exists {
-                return Err(AppError::NotFound);
-            }
             if !all && !led(ctx, *id) {
                 return Err(AppError::Forbidden);
             }
