@@ -304,14 +304,8 @@ pub struct InboxPage {
 pub async fn inbox(mut ctx: Ctx) -> AppResult<Response> {
     let access = Access::check(&ctx, Permission::ViewChildren)?;
     let m = access.municipality_id;
-    let all = ctx.user.has_role(Role::MunicipalAdmin);
-    let mut mine: Vec<Uuid> = ctx
-        .user
-        .institutions_with(Role::InstitutionLeader)
-        .chain(ctx.user.institutions_with(Role::Staff))
-        .collect();
-    mine.sort();
-    mine.dedup();
+    // administrators: the whole municipality; leaders and staff: their institutions
+    let (all, mine) = access.scope.as_params();
     let rows = incoming(&mut ctx.tx, m, all, &mine, ctx.user.id).await?;
     let on_the_way = on_the_way(&mut ctx.tx, m, all, &mine).await?;
     let followups = meeting::follow_ups(&mut ctx.tx, m, all, &mine).await?;
