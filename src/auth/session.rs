@@ -13,10 +13,11 @@ use axum::{
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
-use sqlx::PgPool;
+use sqlx::{types::Json, PgPool};
 use subtle::ConstantTimeEq;
 use uuid::Uuid;
 
+use super::user::RoleAssignment;
 use crate::{
     state::AppState,
     web::{self, AppError, Flash, FLASH_COOKIE},
@@ -37,6 +38,7 @@ pub struct SessionData {
     pub id: Vec<u8>,
     pub user_id: Uuid,
     pub municipality_id: Option<Uuid>,
+    pub user: SessionUser,
 }
 
 /// Per-request facts the middleware works out once for the handlers.
@@ -128,34 +130,47 @@ pub async fn delete(pool: &PgPool, id: &[u8]) -> Result<(), sqlx::Error> {
     Ok(())
 }
 
+/// The session's user as stored, before the extractor decides whether it may still act.
+#[derive(Clone, Debug)]
+pub struct SessionUser {
+    pub name: String,
+    pub email: String,
+    pub municipality_id: Option<Uuid>,
+    pub municipality_name: Option<String>,
+    pub is_platform_operator: bool,
+    pub is_active: bool,
+    pub roles: Vec<RoleAssignment>,
+}
+
+/// The session, its CSRF token and its user in one round trip (`session_load`).
 async fn lookup(pool: &PgPool, token: &str) -> Result<Option<(SessionData, String)>, sqlx::Error> {
     let id = token_hash(token);
     let row = sqlx::query!(
-        r#"SELECT user_id, municipality_id, csrf_token,
-                  last_seen_at < now() - interval '60 seconds' AS "stale!"
-           FROM sessions
-           WHERE id = $1 AND expires_at > now() AND last_seen_at > now() - make_interval(secs => $2)"#,
+        r#"SELECT user_id AS "user_id!", session_municipality_id, csrf_token AS "csrf_token!",
+                  name AS "name!", email AS "email!", municipality_id, municipality_name,
+                  is_platform_operator AS "is_platform_operator!", is_active AS "is_active!",
+                  roles AS "roles!: Json<Vec<RoleAssignment>>"
+           FROM session_load($1, $2)"#,
         &id,
         IDLE_SECS
     )
     .fetch_optional(pool)
     .await?;
     let Some(row) = row else { return Ok(None) };
-    if row.stale {
-        // Idle expiry needs last_seen_at, but writing it on every request would turn each page
-        // view into a write; once a minute is precise enough.
-        sqlx::query!(
-            "UPDATE sessions SET last_seen_at = now() WHERE id = $1",
-            &id
-        )
-        .execute(pool)
-        .await?;
-    }
     Ok(Some((
         SessionData {
             id,
             user_id: row.user_id,
-            municipality_id: row.municipality_id,
+            municipality_id: row.session_municipality_id,
+            user: SessionUser {
+                name: row.name,
+                email: row.email,
+                municipality_id: row.municipality_id,
+                municipality_name: row.municipality_name,
+                is_platform_operator: row.is_platform_operator,
+                is_active: row.is_active,
+                roles: row.roles.0,
+            },
         },
         row.csrf_token,
     )))

@@ -2,7 +2,6 @@
 
 use axum::{extract::FromRequestParts, http::request::Parts};
 use serde::Deserialize;
-use sqlx::types::Json;
 use uuid::Uuid;
 
 use super::{permissions::Permission, session::RequestContext};
@@ -165,38 +164,6 @@ impl CurrentUser {
     }
 }
 
-struct UserRow {
-    id: Uuid,
-    name: String,
-    email: String,
-    municipality_id: Option<Uuid>,
-    municipality_name: Option<String>,
-    is_platform_operator: bool,
-    is_active: bool,
-    roles: Json<Vec<RoleAssignment>>,
-}
-
-async fn load_user(tx: &mut Tx, user_id: Uuid) -> Result<Option<UserRow>, sqlx::Error> {
-    sqlx::query_as!(
-        UserRow,
-        r#"SELECT u.id, u.name, u.email, u.municipality_id, m.name AS "municipality_name?",
-                  u.is_platform_operator, u.is_active,
-                  coalesce(json_agg(json_build_object('role', r.role, 'institution_id', r.institution_id,
-                                                      'institution_name', i.name)
-                                    ORDER BY r.role, i.name) FILTER (WHERE r.id IS NOT NULL), '[]')
-                    AS "roles!: Json<Vec<RoleAssignment>>"
-           FROM users u
-           LEFT JOIN municipalities m ON m.id = u.municipality_id
-           LEFT JOIN role_assignments r ON r.municipality_id = u.municipality_id AND r.user_id = u.id
-           LEFT JOIN institutions i ON i.municipality_id = r.municipality_id AND i.id = r.institution_id
-           WHERE u.id = $1
-           GROUP BY u.id, m.name"#,
-        user_id
-    )
-    .fetch_optional(&mut **tx)
-    .await
-}
-
 /// A logged-in request: the user, their tenant-scoped transaction, and the request facts.
 /// Handlers that change data call `commit`; a transaction dropped without it rolls back.
 pub struct Ctx {
@@ -271,24 +238,27 @@ impl FromRequestParts<AppState> for Ctx {
             .municipality_id
             .map(Scope::Municipality)
             .unwrap_or(Scope::Platform);
-        let mut tx = db::begin(&state.db, scope).await?;
-        let row = load_user(&mut tx, session.user_id)
-            .await?
-            .ok_or_else(login)?;
+        let row = &session.user;
         let platform_ok = row.municipality_id.is_some() || row.is_platform_operator;
         if !row.is_active || !platform_ok || row.municipality_id != session.municipality_id {
-            drop(tx);
             super::session::delete(&state.db, &session.id).await?;
             return Err(login());
         }
+        // A page view writes at most its audit entry: it need not wait for the disk (see
+        // `db::begin_read`); anything that changes data waits as always.
+        let tx = if parts.method == axum::http::Method::GET {
+            db::begin_read(&state.db, scope).await?
+        } else {
+            db::begin(&state.db, scope).await?
+        };
         let user = CurrentUser {
-            id: row.id,
-            name: row.name,
-            email: row.email,
+            id: session.user_id,
+            name: row.name.clone(),
+            email: row.email.clone(),
             municipality_id: row.municipality_id,
-            municipality_name: row.municipality_name,
+            municipality_name: row.municipality_name.clone(),
             is_platform_operator: row.is_platform_operator,
-            roles: row.roles.0,
+            roles: row.roles.clone(),
         };
         Ok(Ctx { user, tx, req })
     }

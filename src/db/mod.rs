@@ -84,11 +84,36 @@ pub enum Scope {
 }
 
 /// Begins a transaction whose row-level security context is `scope` (transaction-local, so a
-/// pooled connection never carries one request's tenant into the next).
+/// pooled connection never carries one request's tenant into the next). The scope travels with
+/// `BEGIN` in one round trip.
 pub async fn begin(pool: &PgPool, scope: Scope) -> Result<Tx, sqlx::Error> {
-    let mut tx = pool.begin().await?;
-    set_scope(&mut tx, scope).await?;
-    Ok(tx)
+    pool.begin_with(begin_statement(scope, true)).await
+}
+
+/// Like `begin`, for a page view: its commit does not wait for the WAL to reach the disk
+/// (`synchronous_commit = off`). What such a transaction writes (the audit entry of a read, a
+/// read receipt) is never torn or reordered; only a crash of PostgreSQL or the machine within
+/// a fraction of a second after the commit can lose it. Saves keep the durable `begin`.
+pub async fn begin_read(pool: &PgPool, scope: Scope) -> Result<Tx, sqlx::Error> {
+    pool.begin_with(begin_statement(scope, false)).await
+}
+
+fn begin_statement(scope: Scope, durable: bool) -> String {
+    let (municipality, platform) = match scope {
+        // A Uuid prints as hex digits and dashes only: safe inside a literal.
+        Scope::Municipality(id) => (id.to_string(), ""),
+        Scope::Platform => (String::new(), "on"),
+        Scope::None => (String::new(), ""),
+    };
+    format!(
+        "BEGIN; SELECT set_config('app.municipality_id', '{municipality}', true), \
+         set_config('app.platform', '{platform}', true){}",
+        if durable {
+            ""
+        } else {
+            "; SET LOCAL synchronous_commit TO off"
+        }
+    )
 }
 
 pub async fn set_scope(tx: &mut Tx, scope: Scope) -> Result<(), sqlx::Error> {
