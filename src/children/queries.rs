@@ -45,6 +45,11 @@ pub struct ListFilter<'a> {
 }
 
 /// One page of the children in scope, ordered by name, and how many there are in all.
+///
+/// One statement: the children in scope are gathered from the indexed enrolments and
+/// transitions of the user's institutions (not by testing every child of the municipality), the
+/// total is a window count over the matches, and the placements are built for the page's rows
+/// only.
 pub async fn list(
     tx: &mut Tx,
     municipality_id: Uuid,
@@ -55,10 +60,39 @@ pub async fn list(
     let offset = (filter.page - 1) * PAGE_SIZE;
     // Two statements rather than `$q IS NULL OR …`: a prepared statement's generic plan
     // cannot use the trigram index behind such an OR.
-    if let Some(pattern) = filter.pattern {
-        let rows = sqlx::query_as!(
-            ListRow,
-            r#"SELECT c.id, c.first_name, c.last_name, c.birth_date,
+    let rows = if let Some(pattern) = filter.pattern {
+        sqlx::query_as!(
+            CountedRow,
+            r#"WITH visible AS (
+                   SELECT c.id FROM children c WHERE c.municipality_id = $1 AND $2
+                   UNION
+                   SELECT e.child_id FROM enrolments e
+                   WHERE e.municipality_id = $1 AND e.institution_id = ANY($3)
+                     AND (e.ends_on IS NULL OR e.ends_on >= current_date)
+                   UNION
+                   SELECT t.child_id FROM transitions t
+                   WHERE t.municipality_id = $1
+                     AND (t.sending_institution_id = ANY($3) OR t.receiving_institution_id = ANY($3))
+                     AND t.status NOT IN ('cancelled', 'closed')
+               ), page AS (
+                   SELECT c.municipality_id, c.id, c.first_name, c.last_name, c.birth_date,
+                          count(*) OVER () AS total
+                   FROM children c
+                   WHERE c.municipality_id = $1 AND c.id IN (SELECT id FROM visible)
+                     AND lower(c.first_name || ' ' || c.last_name) LIKE '%' || lower($4) || '%' ESCAPE '\'
+                     AND ($5::uuid IS NULL OR c.id IN (
+                            SELECT e.child_id FROM enrolments e
+                            WHERE e.municipality_id = $1 AND e.institution_id = $5
+                              AND (e.ends_on IS NULL OR e.ends_on >= current_date)
+                            UNION
+                            SELECT t.child_id FROM transitions t
+                            WHERE t.municipality_id = $1
+                              AND (t.sending_institution_id = $5 OR t.receiving_institution_id = $5)
+                              AND t.status NOT IN ('cancelled', 'closed')))
+                   ORDER BY lower(c.last_name), lower(c.first_name), c.id
+                   LIMIT $6 OFFSET $7
+               )
+               SELECT p.id, p.first_name, p.last_name, p.birth_date, p.total AS "total!",
                       coalesce((SELECT json_agg(json_build_object(
                                     'institution', i.name, 'group_name', e.group_name,
                                     'from', CASE WHEN e.starts_on > current_date
@@ -67,30 +101,11 @@ pub async fn list(
                                 FROM enrolments e
                                 JOIN institutions i ON i.municipality_id = e.municipality_id
                                                    AND i.id = e.institution_id
-                                WHERE e.municipality_id = c.municipality_id AND e.child_id = c.id
+                                WHERE e.municipality_id = p.municipality_id AND e.child_id = p.id
                                   AND (e.ends_on IS NULL OR e.ends_on >= current_date)), '[]')
                         AS "placements!: Json<Vec<Placement>>"
-               FROM children c
-               WHERE c.municipality_id = $1
-                 AND ($2 OR EXISTS (SELECT 1 FROM enrolments e
-                                    WHERE e.municipality_id = c.municipality_id AND e.child_id = c.id
-                                      AND e.institution_id = ANY($3)
-                                      AND (e.ends_on IS NULL OR e.ends_on >= current_date))
-                   OR EXISTS (SELECT 1 FROM transitions t
-                              WHERE t.municipality_id = c.municipality_id AND t.child_id = c.id
-                                AND (t.sending_institution_id = ANY($3) OR t.receiving_institution_id = ANY($3))
-                                AND t.status NOT IN ('cancelled', 'closed')))
-                 AND lower(c.first_name || ' ' || c.last_name) LIKE '%' || lower($4) || '%' ESCAPE '\'
-                 AND ($5::uuid IS NULL OR EXISTS (SELECT 1 FROM enrolments e
-                                    WHERE e.municipality_id = c.municipality_id AND e.child_id = c.id
-                                      AND e.institution_id = $5
-                                      AND (e.ends_on IS NULL OR e.ends_on >= current_date))
-                   OR EXISTS (SELECT 1 FROM transitions t
-                              WHERE t.municipality_id = c.municipality_id AND t.child_id = c.id
-                                AND (t.sending_institution_id = $5 OR t.receiving_institution_id = $5)
-                                AND t.status NOT IN ('cancelled', 'closed')))
-               ORDER BY lower(c.last_name), lower(c.first_name), c.id
-               LIMIT $6 OFFSET $7"#,
+               FROM page p
+               ORDER BY lower(p.last_name), lower(p.first_name), p.id"#,
             municipality_id,
             all,
             &ids[..],
@@ -100,41 +115,39 @@ pub async fn list(
             offset
         )
         .fetch_all(&mut **tx)
-        .await?;
-        let total = sqlx::query_scalar!(
-            r#"SELECT count(*) AS "n!"
-               FROM children c
-               WHERE c.municipality_id = $1
-                 AND ($2 OR EXISTS (SELECT 1 FROM enrolments e
-                                    WHERE e.municipality_id = c.municipality_id AND e.child_id = c.id
-                                      AND e.institution_id = ANY($3)
-                                      AND (e.ends_on IS NULL OR e.ends_on >= current_date))
-                   OR EXISTS (SELECT 1 FROM transitions t
-                              WHERE t.municipality_id = c.municipality_id AND t.child_id = c.id
-                                AND (t.sending_institution_id = ANY($3) OR t.receiving_institution_id = ANY($3))
-                                AND t.status NOT IN ('cancelled', 'closed')))
-                 AND lower(c.first_name || ' ' || c.last_name) LIKE '%' || lower($4) || '%' ESCAPE '\'
-                 AND ($5::uuid IS NULL OR EXISTS (SELECT 1 FROM enrolments e
-                                    WHERE e.municipality_id = c.municipality_id AND e.child_id = c.id
-                                      AND e.institution_id = $5
-                                      AND (e.ends_on IS NULL OR e.ends_on >= current_date))
-                   OR EXISTS (SELECT 1 FROM transitions t
-                              WHERE t.municipality_id = c.municipality_id AND t.child_id = c.id
-                                AND (t.sending_institution_id = $5 OR t.receiving_institution_id = $5)
-                                AND t.status NOT IN ('cancelled', 'closed')))"#,
-            municipality_id,
-            all,
-            &ids[..],
-            pattern,
-            filter.institution,
-        )
-        .fetch_one(&mut **tx)
-        .await?;
-        Ok((rows, total))
+        .await?
     } else {
-        let rows = sqlx::query_as!(
-            ListRow,
-            r#"SELECT c.id, c.first_name, c.last_name, c.birth_date,
+        sqlx::query_as!(
+            CountedRow,
+            r#"WITH visible AS (
+                   SELECT c.id FROM children c WHERE c.municipality_id = $1 AND $2
+                   UNION
+                   SELECT e.child_id FROM enrolments e
+                   WHERE e.municipality_id = $1 AND e.institution_id = ANY($3)
+                     AND (e.ends_on IS NULL OR e.ends_on >= current_date)
+                   UNION
+                   SELECT t.child_id FROM transitions t
+                   WHERE t.municipality_id = $1
+                     AND (t.sending_institution_id = ANY($3) OR t.receiving_institution_id = ANY($3))
+                     AND t.status NOT IN ('cancelled', 'closed')
+               ), page AS (
+                   SELECT c.municipality_id, c.id, c.first_name, c.last_name, c.birth_date,
+                          count(*) OVER () AS total
+                   FROM children c
+                   WHERE c.municipality_id = $1 AND c.id IN (SELECT id FROM visible)
+                     AND ($4::uuid IS NULL OR c.id IN (
+                            SELECT e.child_id FROM enrolments e
+                            WHERE e.municipality_id = $1 AND e.institution_id = $4
+                              AND (e.ends_on IS NULL OR e.ends_on >= current_date)
+                            UNION
+                            SELECT t.child_id FROM transitions t
+                            WHERE t.municipality_id = $1
+                              AND (t.sending_institution_id = $4 OR t.receiving_institution_id = $4)
+                              AND t.status NOT IN ('cancelled', 'closed')))
+                   ORDER BY lower(c.last_name), lower(c.first_name), c.id
+                   LIMIT $5 OFFSET $6
+               )
+               SELECT p.id, p.first_name, p.last_name, p.birth_date, p.total AS "total!",
                       coalesce((SELECT json_agg(json_build_object(
                                     'institution', i.name, 'group_name', e.group_name,
                                     'from', CASE WHEN e.starts_on > current_date
@@ -143,29 +156,11 @@ pub async fn list(
                                 FROM enrolments e
                                 JOIN institutions i ON i.municipality_id = e.municipality_id
                                                    AND i.id = e.institution_id
-                                WHERE e.municipality_id = c.municipality_id AND e.child_id = c.id
+                                WHERE e.municipality_id = p.municipality_id AND e.child_id = p.id
                                   AND (e.ends_on IS NULL OR e.ends_on >= current_date)), '[]')
                         AS "placements!: Json<Vec<Placement>>"
-               FROM children c
-               WHERE c.municipality_id = $1
-                 AND ($2 OR EXISTS (SELECT 1 FROM enrolments e
-                                    WHERE e.municipality_id = c.municipality_id AND e.child_id = c.id
-                                      AND e.institution_id = ANY($3)
-                                      AND (e.ends_on IS NULL OR e.ends_on >= current_date))
-                   OR EXISTS (SELECT 1 FROM transitions t
-                              WHERE t.municipality_id = c.municipality_id AND t.child_id = c.id
-                                AND (t.sending_institution_id = ANY($3) OR t.receiving_institution_id = ANY($3))
-                                AND t.status NOT IN ('cancelled', 'closed')))
-                 AND ($4::uuid IS NULL OR EXISTS (SELECT 1 FROM enrolments e
-                                    WHERE e.municipality_id = c.municipality_id AND e.child_id = c.id
-                                      AND e.institution_id = $4
-                                      AND (e.ends_on IS NULL OR e.ends_on >= current_date))
-                   OR EXISTS (SELECT 1 FROM transitions t
-                              WHERE t.municipality_id = c.municipality_id AND t.child_id = c.id
-                                AND (t.sending_institution_id = $4 OR t.receiving_institution_id = $4)
-                                AND t.status NOT IN ('cancelled', 'closed')))
-               ORDER BY lower(c.last_name), lower(c.first_name), c.id
-               LIMIT $5 OFFSET $6"#,
+               FROM page p
+               ORDER BY lower(p.last_name), lower(p.first_name), p.id"#,
             municipality_id,
             all,
             &ids[..],
@@ -174,35 +169,44 @@ pub async fn list(
             offset
         )
         .fetch_all(&mut **tx)
-        .await?;
-        let total = sqlx::query_scalar!(
-            r#"SELECT count(*) AS "n!"
-               FROM children c
-               WHERE c.municipality_id = $1
-                 AND ($2 OR EXISTS (SELECT 1 FROM enrolments e
-                                    WHERE e.municipality_id = c.municipality_id AND e.child_id = c.id
-                                      AND e.institution_id = ANY($3)
-                                      AND (e.ends_on IS NULL OR e.ends_on >= current_date))
-                   OR EXISTS (SELECT 1 FROM transitions t
-                              WHERE t.municipality_id = c.municipality_id AND t.child_id = c.id
-                                AND (t.sending_institution_id = ANY($3) OR t.receiving_institution_id = ANY($3))
-                                AND t.status NOT IN ('cancelled', 'closed')))
-                 AND ($4::uuid IS NULL OR EXISTS (SELECT 1 FROM enrolments e
-                                    WHERE e.municipality_id = c.municipality_id AND e.child_id = c.id
-                                      AND e.institution_id = $4
-                                      AND (e.ends_on IS NULL OR e.ends_on >= current_date))
-                   OR EXISTS (SELECT 1 FROM transitions t
-                              WHERE t.municipality_id = c.municipality_id AND t.child_id = c.id
-                                AND (t.sending_institution_id = $4 OR t.receiving_institution_id = $4)
-                                AND t.status NOT IN ('cancelled', 'closed')))"#,
-            municipality_id,
-            all,
-            &ids[..],
-            filter.institution,
-        )
-        .fetch_one(&mut **tx)
-        .await?;
-        Ok((rows, total))
+        .await?
+    };
+    let total = match rows.first() {
+        Some(row) => row.total,
+        // Past the last page the window has no row to carry the count.
+        None if filter.page > 1 => {
+            return Box::pin(list(
+                tx,
+                municipality_id,
+                scope,
+                &ListFilter { page: 1, ..*filter },
+            ))
+            .await
+            .map(|(_, total)| (Vec::new(), total));
+        }
+        None => 0,
+    };
+    Ok((rows.into_iter().map(ListRow::from).collect(), total))
+}
+
+struct CountedRow {
+    id: Uuid,
+    first_name: String,
+    last_name: String,
+    birth_date: Date,
+    total: i64,
+    placements: Json<Vec<Placement>>,
+}
+
+impl From<CountedRow> for ListRow {
+    fn from(r: CountedRow) -> Self {
+        ListRow {
+            id: r.id,
+            first_name: r.first_name,
+            last_name: r.last_name,
+            birth_date: r.birth_date,
+            placements: r.placements,
+        }
     }
 }
 
