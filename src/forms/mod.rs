@@ -231,6 +231,72 @@ pub async fn load_template(
     else {
         return Ok(None);
     };
+    let status = parse_status(&t.status)?;
+    // A version that is not a draft never changes (the database refuses it), so its sections
+    // and questions are kept in memory once read. The row above is still read each time: it
+    // carries the status (published → archived) and is the tenant-scoped proof that the caller
+    // may see this version at all.
+    let sections = if status == TemplateStatus::Draft {
+        load_sections(tx, municipality_id, template_id).await?
+    } else if let Some(cached) = frozen_sections(municipality_id, template_id) {
+        cached.as_ref().clone()
+    } else {
+        let sections = load_sections(tx, municipality_id, template_id).await?;
+        remember_sections(municipality_id, template_id, &sections);
+        sections
+    };
+    Ok(Some(Template {
+        id: t.id,
+        municipality_id,
+        transition_kind: parse_kind(&t.transition_kind)?,
+        version: t.version,
+        title: t.title,
+        intro: t.intro,
+        status,
+        created_at: t.created_at,
+        published_at: t.published_at,
+        sections,
+    }))
+}
+
+type FrozenKey = (Uuid, Uuid);
+static FROZEN: std::sync::OnceLock<
+    std::sync::RwLock<std::collections::HashMap<FrozenKey, std::sync::Arc<Vec<Section>>>>,
+> = std::sync::OnceLock::new();
+/// Published versions per municipality are few; the bound only guards against surprises.
+const FROZEN_MAX: usize = 4096;
+
+fn frozen(
+) -> &'static std::sync::RwLock<std::collections::HashMap<FrozenKey, std::sync::Arc<Vec<Section>>>>
+{
+    FROZEN.get_or_init(Default::default)
+}
+
+fn frozen_sections(
+    municipality_id: Uuid,
+    template_id: Uuid,
+) -> Option<std::sync::Arc<Vec<Section>>> {
+    let map = frozen().read().unwrap_or_else(|e| e.into_inner());
+    map.get(&(municipality_id, template_id)).cloned()
+}
+
+fn remember_sections(municipality_id: Uuid, template_id: Uuid, sections: &[Section]) {
+    let mut map = frozen().write().unwrap_or_else(|e| e.into_inner());
+    if map.len() >= FROZEN_MAX {
+        map.clear();
+    }
+    map.insert(
+        (municipality_id, template_id),
+        std::sync::Arc::new(sections.to_vec()),
+    );
+}
+
+/// The sections and questions of a version, from the database.
+async fn load_sections(
+    tx: &mut Tx,
+    municipality_id: Uuid,
+    template_id: Uuid,
+) -> Result<Vec<Section>, sqlx::Error> {
     let sections = sqlx::query!(
         "SELECT id, position, title, description FROM template_sections
          WHERE municipality_id = $1 AND template_id = $2 ORDER BY position",
@@ -279,16 +345,5 @@ pub async fn load_template(
             });
         }
     }
-    Ok(Some(Template {
-        id: t.id,
-        municipality_id,
-        transition_kind: parse_kind(&t.transition_kind)?,
-        version: t.version,
-        title: t.title,
-        intro: t.intro,
-        status: parse_status(&t.status)?,
-        created_at: t.created_at,
-        published_at: t.published_at,
-        sections,
-    }))
+    Ok(sections)
 }

@@ -313,26 +313,14 @@ async fn fillable(
     Ok(t)
 }
 
-async fn template_of(tx: &mut Tx, m: Uuid, id: Uuid) -> AppResult<forms::Template> {
-    let template_id = sqlx::query_scalar!(
-        "SELECT template_id FROM transitions WHERE municipality_id = $1 AND id = $2",
-        m,
-        id
-    )
-    .fetch_optional(&mut **tx)
-    .await?
-    .ok_or(AppError::NotFound)?;
-    forms::load_template(tx, m, template_id)
-        .await?
-        .ok_or(AppError::NotFound)
-}
-
 pub async fn show(mut ctx: Ctx, Path(id): Path<Uuid>) -> AppResult<Response> {
     let access = Access::check(&ctx, Permission::EditChildren)?;
     let m = access.municipality_id;
     let t = fillable(&mut ctx, &access, id).await?;
     // the version the handover was written on, never the newest template
-    let template = template_of(&mut ctx.tx, m, id).await?;
+    let template = forms::load_template(&mut ctx.tx, m, t.template_id)
+        .await?
+        .ok_or(AppError::NotFound)?;
     let values = stored(&mut ctx.tx, m, id).await?;
     let page = page(
         &ctx,
