@@ -14,6 +14,9 @@ pub struct Config {
     pub secure_cookies: bool,
     pub log_filter: String,
     pub request_timeout: Duration,
+    /// The most connections the app holds to PostgreSQL (`OVERGANG_DB_CONNECTIONS`). More than a
+    /// few per core only makes the backends queue for the CPU instead of the pool.
+    pub db_connections: u32,
     /// Seed demo data on the first start of the embedded database.
     pub seed_demo_on_first_start: bool,
     /// SMTP server for outgoing mail; `None` writes mail to the log instead (development).
@@ -62,6 +65,16 @@ impl Config {
                 value: timeout_raw,
                 reason: "forventer et antal sekunder mellem 1 og 600",
             })?;
+        let connections_raw = get("OVERGANG_DB_CONNECTIONS").unwrap_or_else(|| "16".into());
+        let db_connections = connections_raw
+            .parse::<u32>()
+            .ok()
+            .filter(|n| (1..=500).contains(n))
+            .ok_or(ConfigError {
+                name: "OVERGANG_DB_CONNECTIONS",
+                value: connections_raw,
+                reason: "forventer et antal forbindelser mellem 1 og 500",
+            })?;
         let smtp = get("OVERGANG_SMTP_URL")
             .map(|url| {
                 SmtpSettings::parse(&url).map_err(|reason| ConfigError {
@@ -106,6 +119,7 @@ impl Config {
             log_filter: get("RUST_LOG")
                 .unwrap_or_else(|| "overgang=info,tower_http=info,warn".into()),
             request_timeout: Duration::from_secs(timeout),
+            db_connections,
             seed_demo_on_first_start: seed,
             smtp,
             mail_from,
