@@ -127,6 +127,14 @@ until healthy; do
 done
 log "server is healthy after $((SECONDS - started)) s"
 
+# Enough history for the insights pages to show figures rather than "færre end 5": one synthetic
+# municipality (code 9001, analyst analytiker@syn9001.overgang.test) written into the running
+# server's own cluster through its socket.
+log "seed-synthetic: one municipality with history for the insights journey"
+DATABASE_URL="postgres://postgres@localhost/overgang?host=$DATA_DIR/run" \
+  "$OVERGANG_BIN" seed-synthetic --municipalities 1 --children 200 >>"$APP_LOG" 2>&1 \
+  || { log "seed-synthetic failed"; show_log; exit 1; }
+
 cd "$ROOT/e2e"
 # npm ci only when node_modules is missing or older than the lockfile.
 if [[ ! -f node_modules/.package-lock.json || package-lock.json -nt node_modules/.package-lock.json ]]; then

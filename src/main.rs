@@ -14,7 +14,8 @@ const USAGE: &str =
              (--dry-run: vis hvad der ville blive slettet, uden at ændre noget)
 
 Konfiguration via miljøvariabler: DATABASE_URL, OVERGANG_ADDR, OVERGANG_DATA_DIR,
-OVERGANG_SECURE_COOKIES, OVERGANG_SEED_DEMO, OVERGANG_REQUEST_TIMEOUT_SECS, RUST_LOG (se README).";
+OVERGANG_SECURE_COOKIES, OVERGANG_SEED_DEMO, OVERGANG_REQUEST_TIMEOUT_SECS,
+OVERGANG_DB_CONNECTIONS, RUST_LOG (se README).";
 
 #[tokio::main]
 async fn main() -> ExitCode {

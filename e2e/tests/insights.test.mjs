@@ -58,4 +58,22 @@ describe('insights', () => {
       assertNoPageErrors(page);
     });
   });
+
+  test('with a history the figures are shown, not suppressed', TIMEOUT, async () => {
+    // scripts/e2e.sh writes one synthetic municipality (9001) with five cohorts of history.
+    await withPage(browser, 'insights-figures', {}, async (page) => {
+      await login(page, 'analytiker@syn9001.overgang.test', DEMO_PASSWORD);
+      await page.goto('/insights');
+      await page.getByRole('heading', { name: /^Indsigt: /, level: 1 }).waitFor();
+      const values = page.locator('table.insights-table').first().locator('tbody td:nth-child(2)');
+      const texts = (await values.allTextContents()).map((t) => t.trim());
+      assert.ok(texts.length >= 3, `key figures listed: ${texts}`);
+      const shown = texts.filter((t) => /\d/.test(t) && !/færre end/.test(t));
+      assert.ok(shown.length >= 3, `figures shown, not suppressed: ${texts}`);
+      await page.getByRole('img').first().waitFor();
+      await shot(page, 'insights-figures');
+      await checkA11y(page, 'insights-figures');
+      assertNoPageErrors(page);
+    });
+  });
 });
