@@ -578,7 +578,12 @@ async fn audit_filters_csv_and_refusals() {
         ))
         .await;
     assert!(html.contains("Ingen hændelser passer"));
-    let today = OffsetDateTime::now_utc().date();
+    // the filter's days are Danish days: after 23:00 UTC in winter it is tomorrow in Vejle
+    let today: time::Date =
+        sqlx::query_scalar("SELECT (now() AT TIME ZONE 'Europe/Copenhagen')::date")
+            .fetch_one(&mut app.owner_conn().await)
+            .await
+            .unwrap();
     let (_, html) = admin
         .get_text(&format!("/audit?child={}&from={today}&to={today}", c.child))
         .await;
