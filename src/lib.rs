@@ -3,6 +3,7 @@
 pub mod audit;
 pub mod auth;
 pub mod children;
+pub mod classes;
 pub mod config;
 pub mod dashboard;
 pub mod db;
@@ -41,6 +42,7 @@ pub fn router(state: AppState) -> Router {
         .merge(auth::router())
         .merge(dashboard::router())
         .merge(children::router())
+        .merge(classes::router())
         .merge(platform::router())
         .merge(institutions::router())
         .merge(import::router())

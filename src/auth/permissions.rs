@@ -22,6 +22,9 @@ pub enum Permission {
     ViewAuditLog,
     /// Export everything stored about one child (a data-subject access request).
     ExportChildData,
+    /// The class overview of incoming children: a teacher's own classes; leaders, their
+    /// delegates and administrators also place children and teachers (scoped by `classes`).
+    ViewClasses,
 }
 
 const GRANTS: &[(Role, &[Permission])] = &[
@@ -34,6 +37,7 @@ const GRANTS: &[(Role, &[Permission])] = &[
             Permission::ViewInsights,
             Permission::ViewAuditLog,
             Permission::ExportChildData,
+            Permission::ViewClasses,
         ],
     ),
     (
@@ -43,11 +47,16 @@ const GRANTS: &[(Role, &[Permission])] = &[
             Permission::ViewChildren,
             Permission::EditChildren,
             Permission::ViewInsights,
+            Permission::ViewClasses,
         ],
     ),
     (
         Role::Staff,
-        &[Permission::ViewChildren, Permission::EditChildren],
+        &[
+            Permission::ViewChildren,
+            Permission::EditChildren,
+            Permission::ViewClasses,
+        ],
     ),
     (Role::Specialist, &[]),
     (Role::Analyst, &[Permission::ViewInsights]),
@@ -75,6 +84,9 @@ pub fn navigation(user: &CurrentUser) -> Vec<(&'static str, &'static str)> {
         nav.push(("/transitions", "Overgange"));
         nav.push(("/inbox", "Indbakke"));
         nav.push(("/feedback", "Tilbagemeldinger"));
+    }
+    if user.can(Permission::ViewClasses) {
+        nav.push(("/classes", "Klasser"));
     }
     // The daily work first, then administration: DKFDS folds what does not fit into "Mere".
     if user.can(Permission::ViewInsights) {
@@ -141,5 +153,8 @@ mod tests {
         assert!(!user(&[Role::Specialist], false).can(Permission::ViewChildren));
         assert!(user(&[Role::Staff], false).can(Permission::EditChildren));
         assert!(!user(&[Role::Staff], false).can(Permission::ManageOwnStaff));
+        assert!(user(&[Role::Staff], false).can(Permission::ViewClasses));
+        assert!(!user(&[Role::Analyst], false).can(Permission::ViewClasses));
+        assert!(!user(&[Role::Specialist], false).can(Permission::ViewClasses));
     }
 }

@@ -66,7 +66,7 @@ impl SubjectCpr {
 #[derive(Debug, Serialize)]
 pub struct TextSection {
     pub transition_id: Uuid,
-    /// "meeting", "agreement", "amendment" or "parent_perspective"
+    /// "meeting", "agreement", "amendment", "parent_perspective", "class" or "handover_wish"
     pub kind: String,
     pub at: String,
     pub by: Option<String>,
@@ -80,6 +80,8 @@ impl TextSection {
             "agreement" => "Aftale fra mødet",
             "amendment" => "Tilføjelse efter afsendelse",
             "parent_perspective" => "Forældrenes perspektiv",
+            "class" => "Klasse hos modtageren",
+            "handover_wish" => "Afsenderens ønske om møde",
             _ => "Tekst",
         }
     }
@@ -484,6 +486,22 @@ pub async fn collect(
                FROM parent_perspectives p
                LEFT JOIN guardians g ON g.municipality_id = p.municipality_id AND g.id = p.guardian_id
                WHERE p.municipality_id = $1 AND p.transition_id = ANY($2)
+               UNION ALL
+               SELECT k.transition_id, 'class', k.assigned_at, u.name,
+                      c.name || ', ' || i.name || ', skoleåret ' || c.school_year || '/' || (c.school_year + 1)
+               FROM class_children k
+               JOIN school_classes c ON c.municipality_id = k.municipality_id AND c.id = k.class_id
+               JOIN institutions i ON i.municipality_id = c.municipality_id AND i.id = c.institution_id
+               LEFT JOIN users u ON u.municipality_id = k.municipality_id AND u.id = k.assigned_by
+               WHERE k.municipality_id = $1 AND k.transition_id = ANY($2)
+               UNION ALL
+               SELECT w.transition_id, 'handover_wish', w.updated_at, u.name,
+                      CASE w.wish WHEN 'meeting' THEN 'Ønsker et overleveringsmøde'
+                                  WHEN 'oral' THEN 'Ønsker en mundtlig overlevering'
+                                  ELSE 'Intet møde eller samtale' END
+               FROM handover_wishes w
+               LEFT JOIN users u ON u.municipality_id = w.municipality_id AND u.id = w.updated_by
+               WHERE w.municipality_id = $1 AND w.transition_id = ANY($2)
            ) x
            ORDER BY at, kind"#,
         municipality_id,

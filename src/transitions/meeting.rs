@@ -29,7 +29,7 @@ use crate::{
     web::{
         self,
         form::{multiline_text, required_text},
-        AppError, AppResult, FieldErrors, Flash, Form, Layout, Path,
+        AppError, AppResult, FieldErrors, Flash, Form, Layout, Path, SelectOption,
     },
 };
 
@@ -63,6 +63,37 @@ pub struct Summary {
     pub agreements: Vec<AgreementView>,
     /// Some agreement is not yet followed up.
     pub has_open: bool,
+    /// What the sending side wants besides the written handover ("" until it says).
+    pub wish: &'static str,
+}
+
+/// The sending side's wish for a meeting or an oral handover: (stored value, label).
+pub const WISHES: [(&str, &str); 3] = [
+    ("meeting", "Vi ønsker et overleveringsmøde"),
+    (
+        "oral",
+        "Vi ønsker en mundtlig overlevering, fx en telefonsamtale",
+    ),
+    ("none", "Skemaet er nok – intet møde eller samtale"),
+];
+
+fn wish_label(value: &str) -> &'static str {
+    WISHES
+        .iter()
+        .find(|(v, _)| *v == value)
+        .map(|(_, l)| *l)
+        .unwrap_or("")
+}
+
+async fn stored_wish(tx: &mut Tx, m: Uuid, transition_id: Uuid) -> Result<String, sqlx::Error> {
+    Ok(sqlx::query_scalar!(
+        "SELECT wish FROM handover_wishes WHERE municipality_id = $1 AND transition_id = $2",
+        m,
+        transition_id
+    )
+    .fetch_optional(&mut **tx)
+    .await?
+    .unwrap_or_default())
 }
 
 struct MeetingRow {
@@ -148,9 +179,11 @@ pub async fn summary(ctx: &mut Ctx, t: &Transition, visible: bool) -> AppResult<
     let m = ctx.user.municipality()?;
     let today = children::queries::today(&mut ctx.tx).await?;
     let row = find(&mut ctx.tx, m, t.id).await?;
+    let wish = stored_wish(&mut ctx.tx, m, t.id).await?;
     let mut s = Summary {
         visible: true,
         may_edit: open(t),
+        wish: wish_label(&wish),
         ..Summary::default()
     };
     if let Some(r) = row {
@@ -223,6 +256,8 @@ pub struct MeetingPage {
     pub errors: FieldErrors,
     pub agreement: AgreementForm,
     pub agreement_errors: FieldErrors,
+    /// The sending side's wish form (while the handover is open).
+    pub wishes: Option<Vec<SelectOption>>,
 }
 
 async fn page(
@@ -234,6 +269,18 @@ async fn page(
     agreement_errors: FieldErrors,
 ) -> AppResult<MeetingPage> {
     let summary = summary(ctx, t, true).await?;
+    let access = Access::check(ctx, Permission::ViewChildren)?;
+    let wishes = if access.manages(t.sending_institution_id) && open(t) {
+        let current = stored_wish(&mut ctx.tx, access.municipality_id, t.id).await?;
+        Some(
+            WISHES
+                .iter()
+                .map(|(v, l)| SelectOption::new(*v, *l, *v == current))
+                .collect(),
+        )
+    } else {
+        None
+    };
     let form = form.unwrap_or_else(|| {
         let m = &summary;
         MeetingForm {
@@ -250,7 +297,64 @@ async fn page(
         errors,
         agreement,
         agreement_errors,
+        wishes,
     })
+}
+
+#[derive(Default, Deserialize)]
+#[serde(default)]
+pub struct WishForm {
+    pub wish: String,
+}
+
+/// The sending side says whether it wants a handover meeting or an oral handover; the
+/// receiving teacher sees it in the class overview.
+pub async fn save_wish(
+    mut ctx: Ctx,
+    Path(id): Path<Uuid>,
+    Form(f): Form<WishForm>,
+) -> AppResult<Response> {
+    let access = Access::check(&ctx, Permission::ViewChildren)?;
+    let m = access.municipality_id;
+    let (t, acts) = handlers::visible(&mut ctx, &access, id).await?;
+    if !acts {
+        return Err(AppError::Forbidden);
+    }
+    let Some(&(wish, _)) = WISHES.iter().find(|(v, _)| *v == f.wish.trim()) else {
+        return Err(AppError::BadRequest(
+            "Vælg, om I ønsker et møde, en mundtlig overlevering eller ingen af delene.".into(),
+        ));
+    };
+    if !open(&t) {
+        return Err(AppError::Conflict(format!(
+            "Ønsket kan ikke ændres, fordi overleveringen har status «{}».",
+            handlers::status_label(&t.status)
+        )));
+    }
+    sqlx::query!(
+        "INSERT INTO handover_wishes (municipality_id, transition_id, wish, updated_by)
+         VALUES ($1, $2, $3, $4)
+         ON CONFLICT (municipality_id, transition_id)
+         DO UPDATE SET wish = EXCLUDED.wish, updated_by = EXCLUDED.updated_by, updated_at = now()",
+        m,
+        id,
+        wish,
+        ctx.user.id
+    )
+    .execute(&mut *ctx.tx)
+    .await?;
+    children::audit(
+        &mut ctx,
+        Entry::new("save_handover_wish", "transition", Some(id))
+            .child(t.child_id)
+            .details(json!({ "wish": wish })),
+    )
+    .await?;
+    ctx.commit().await?;
+    Ok(web::redirect_with_flash(
+        &meeting_path(id),
+        Flash::success("Jeres ønske er gemt. Modtageren kan se det."),
+    ))
 }
 
 /// The stored meeting as the form's values.

@@ -51,6 +51,7 @@ pub fn router() -> Router<AppState> {
             "/transitions/{id}/meeting",
             get(meeting::show).post(meeting::save),
         )
+        .route("/transitions/{id}/handover-wish", post(meeting::save_wish))
         .route(
             "/transitions/{id}/meeting/agreements",
             post(meeting::add_agreement),

@@ -98,6 +98,16 @@ const ROUTES: &[(&str, Who, &str, Valid, &[&str])] = &[
     ("/transitions/{id}/parents/revoke", Who::Pedagogue, "", &[], &[]),
     ("/foraelder/{token}", Who::Anonymous, "", &[], &[]),
     ("/foraelder/{token}/consent", Who::Anonymous, "", &[], &[]),
+    ("/classes", Who::Admin, "/classes", &[("name", "0.Ø"), ("school_year", "2027")], &["/classes"]),
+    // offered to the institution's leader only
+    ("/classes/delegates", Who::Admin, "", &[], &[]),
+    ("/classes/delegates/revoke", Who::Admin, "", &[], &[]),
+    ("/classes/{id}/children", Who::Admin, "/classes/{id}", &[], &[]),
+    ("/classes/{id}/children/remove", Who::Admin, "", &[], &[]),
+    // the demo school has no staff besides its teacher, so no form offers another one
+    ("/classes/{id}/teachers", Who::Admin, "", &[], &[]),
+    ("/classes/{id}/teachers/remove", Who::Admin, "/classes/{id}", &[], &[]),
+    ("/transitions/{id}/handover-wish", Who::Pedagogue, "/transitions/{id}/meeting", &[], &[]),
     ("/feedback/{id}", Who::Admin, "/feedback/{id}",
         &[("usefulness", "4"), ("completeness", "4"), ("special_support", "no"), ("deferred_start", "no"), ("ppr_referral", "no")],
         &["/transitions/{id}/feedback"]),

@@ -76,6 +76,16 @@ const EXPECTED: &[(&str, &str, [u16; 10])] = &[
     ("POST", "/children/{id}/guardians",                   [303, 403, 422, 422, 422, 404, 403, 403, 404, 404]),
     ("POST", "/children/{id}/guardians/{gid}/delete",      [303, 403, 303, 303, 303, 404, 403, 403, 404, 404]),
     ("POST", "/children/{id}/guardians/{gid}/edit",        [303, 403, 422, 422, 422, 404, 403, 403, 404, 404]),
+    ("GET", "/classes",                                    [303, 403, 200, 200, 200, 200, 403, 403, 200, 200]),
+    ("POST", "/classes",                                   [303, 403, 422, 422, 403, 403, 403, 403, 422, 403]),
+    ("POST", "/classes/delegates",                         [303, 403, 400, 400, 403, 403, 403, 403, 400, 403]),
+    ("POST", "/classes/delegates/revoke",                  [303, 403, 400, 400, 403, 403, 403, 403, 400, 403]),
+    // the fixture's class at Bakkeskolen has laerer@vejle as its teacher
+    ("GET", "/classes/{id}",                               [303, 403, 200, 404, 404, 200, 403, 403, 404, 404]),
+    ("POST", "/classes/{id}/children",                     [303, 403, 400, 404, 404, 403, 403, 403, 404, 404]),
+    ("POST", "/classes/{id}/children/remove",              [303, 403, 400, 404, 404, 403, 403, 403, 404, 404]),
+    ("POST", "/classes/{id}/teachers",                     [303, 403, 400, 404, 404, 403, 403, 403, 404, 404]),
+    ("POST", "/classes/{id}/teachers/remove",              [303, 403, 400, 404, 404, 403, 403, 403, 404, 404]),
     ("GET", "/feedback",                                   [303, 403, 200, 200, 200, 200, 403, 403, 200, 200]),
     ("GET", "/feedback/{id}",                              [303, 403, 200, 403, 403, 200, 403, 403, 404, 404]),
     ("POST", "/feedback/{id}",                             [303, 403, 422, 403, 403, 422, 403, 403, 404, 404]),
@@ -114,6 +124,7 @@ const EXPECTED: &[(&str, &str, [u16; 10])] = &[
     ("POST", "/transitions/{id}/amendments",               [303, 403, 409, 409, 409, 403, 403, 403, 404, 404]),
     ("POST", "/transitions/{id}/recall",                   [303, 403, 400, 400, 400, 403, 403, 403, 404, 404]),
     ("POST", "/transitions/{id}/meeting",                  [303, 403, 400, 400, 400, 400, 403, 403, 404, 404]),
+    ("POST", "/transitions/{id}/handover-wish",            [303, 403, 400, 400, 400, 403, 403, 403, 404, 404]),
     ("POST", "/transitions/{id}/meeting/agreements",       [303, 403, 409, 409, 409, 409, 403, 403, 404, 404]),
     ("POST", "/transitions/{id}/meeting/agreements/{agreement}/done", [303, 403, 404, 404, 404, 404, 403, 403, 404, 404]),
     ("POST", "/transitions/{id}/form",                     [303, 403, 400, 400, 400, 403, 403, 403, 404, 404]),
@@ -394,6 +405,8 @@ pub(crate) async fn fill(app: &TestApp, pattern: &str, f: &Fixture) -> String {
         f.template
     } else if pattern.starts_with("/clusters/") {
         f.cluster
+    } else if pattern.starts_with("/classes/") {
+        fixture_class(&mut conn, f).await
     } else {
         Uuid::new_v4()
     };
@@ -423,6 +436,35 @@ pub(crate) async fn fill(app: &TestApp, pattern: &str, f: &Fixture) -> String {
         .replace("{agreement}", &Uuid::new_v4().to_string())
         .replace("{token}", &"A".repeat(43))
         .replace("{kind}", "institutions")
+}
+
+/// Class "0.F" at the school of the fixture's transition, with the municipality's demo teacher
+/// (laerer@…) as its teacher. Made for both fixture schools at once, so that the abuse suite's
+/// Stevns fixture finds its class already there (it is filled after the suite's snapshot).
+async fn fixture_class(conn: &mut sqlx::PgConnection, f: &Fixture) -> Uuid {
+    sqlx::query(
+        "WITH c AS (
+             INSERT INTO school_classes (municipality_id, institution_id, school_year, name)
+             SELECT municipality_id, id, 2027, '0.F' FROM institutions
+             WHERE name IN ('Bakkeskolen', 'Strandskolen')
+             ON CONFLICT DO NOTHING
+             RETURNING municipality_id, id)
+         INSERT INTO class_teachers (municipality_id, class_id, user_id)
+         SELECT c.municipality_id, c.id, u.id FROM c
+         JOIN users u ON u.municipality_id = c.municipality_id AND u.email LIKE 'laerer@%'",
+    )
+    .execute(&mut *conn)
+    .await
+    .unwrap();
+    sqlx::query_scalar(
+        "SELECT c.id FROM school_classes c JOIN transitions t
+           ON t.municipality_id = c.municipality_id AND t.receiving_institution_id = c.institution_id
+         WHERE t.id = $1 AND c.name = '0.F' AND c.school_year = 2027",
+    )
+    .bind(f.transition)
+    .fetch_one(&mut *conn)
+    .await
+    .unwrap()
 }
 
 async fn snapshot(app: &TestApp) -> Vec<i64> {

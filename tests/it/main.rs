@@ -6,6 +6,7 @@ mod access;
 mod answers;
 mod auth;
 mod children;
+mod class_overview;
 mod common;
 mod durability;
 mod feedback;
