@@ -9,6 +9,7 @@ pub mod db;
 pub mod dsar;
 pub mod feedback;
 pub mod forms;
+pub mod i18n;
 pub mod import;
 pub mod insights;
 pub mod institutions;

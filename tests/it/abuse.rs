@@ -98,6 +98,9 @@ const ROUTES: &[(&str, Who, &str, Valid, &[&str])] = &[
     ("/transitions/{id}/parents/revoke", Who::Pedagogue, "", &[], &[]),
     ("/foraelder/{token}", Who::Anonymous, "", &[], &[]),
     ("/foraelder/{token}/consent", Who::Anonymous, "", &[], &[]),
+    ("/foraelder/{token}/corrections", Who::Anonymous, "", &[], &[]),
+    // The answer form shows only once a parent has asked for a correction.
+    ("/transitions/{id}/corrections", Who::Pedagogue, "", &[], &[]),
     ("/feedback/{id}", Who::Admin, "/feedback/{id}",
         &[("usefulness", "4"), ("completeness", "4"), ("special_support", "no"), ("deferred_start", "no"), ("ppr_referral", "no")],
         &["/transitions/{id}/feedback"]),
