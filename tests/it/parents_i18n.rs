@@ -724,3 +724,42 @@ async fn oversized_or_marked_up_requests_are_refused_or_shown_escaped() {
         10
     );
 }
+
+#[tokio::test]
+async fn retention_deletes_the_requests_of_purged_transitions_only() {
+    let app = spawn_app().await;
+    let old = fixture(&app, "Børnehaven Solsikken", "Bakkeskolen", "Gammel").await;
+    let recent = fixture(&app, "Børnehaven Solsikken", "Bakkeskolen", "Nylig").await;
+    let c = app.client();
+    for fx in [&old, &recent] {
+        let page = parent(&fx.token);
+        let (_, html) = c.get_text(&page).await;
+        let (section, _) = first_section(&html);
+        let r = post_on_page(&c, &page, &format!("{page}/corrections"), &[
+            ("guardian", &fx.guardian.to_string()),
+            ("section", &section),
+            ("correction", "Noget om barnet"),
+        ])
+        .await;
+        assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    }
+    // The old one closed six years ago (Vejle keeps 1,825 days).
+    let mut conn = app.owner_conn().await;
+    sqlx::query(
+        "WITH t AS (UPDATE transitions SET status = 'closed', updated_at = now() - interval '2200 days'
+                    WHERE id = $1 RETURNING municipality_id, id)
+         INSERT INTO transition_events (municipality_id, transition_id, at, from_status, to_status)
+         SELECT municipality_id, id, now() - interval '2200 days', 'with_parents', 'closed' FROM t",
+    )
+    .bind(old.transition)
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    let report = overgang::retention::purge(&app.db, time::OffsetDateTime::now_utc(), false)
+        .await
+        .unwrap();
+    assert!(report.failures.is_empty());
+    let left = |id: Uuid| format!("SELECT count(*) FROM correction_requests WHERE transition_id = '{id}'");
+    assert_eq!(app.count(&left(old.transition)).await, 0);
+    assert_eq!(app.count(&left(recent.transition)).await, 1);
+}
