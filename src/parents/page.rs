@@ -8,7 +8,7 @@
 use askama::Template;
 use axum::{
     extract::{FromRequestParts, State},
-    http::{request::Parts, StatusCode},
+    http::{request::Parts, HeaderMap, StatusCode, Uri},
     response::{Html, IntoResponse, Response},
 };
 use serde::Deserialize;
@@ -128,6 +128,52 @@ fn problem(
         back,
     };
     Ok(lang.finish((status, Html(page.render()?)).into_response()))
+}
+
+/// A request the session layer refused before any handler ran (CSRF check, body too large,
+/// not a form), answered in the visitor's language when it was for a parents' page.
+pub fn refusal(state: &AppState, headers: &HeaderMap, uri: &Uri, err: AppError) -> Response {
+    let (code, _) = i18n::negotiate(&state.i18n, uri.query(), headers);
+    let tr = state.i18n.tr(&code);
+    let (status, heading, message) = match err {
+        AppError::Csrf => (StatusCode::FORBIDDEN, "error.csrf", tr.t("error.csrf_text")),
+        AppError::PayloadTooLarge => (
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "error.too_large",
+            tr.t("error.too_large_text"),
+        ),
+        AppError::UnsupportedMediaType => (
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "error.bad_request",
+            tr.t("error.bad_form"),
+        ),
+        AppError::BadRequest(_) => (
+            StatusCode::BAD_REQUEST,
+            "error.bad_request",
+            tr.t("error.bad_form"),
+        ),
+        other => return other.into_response(),
+    };
+    // "/foraelder/{token}/consent" → back to "/foraelder/{token}"
+    let back = uri.path().split('/').take(3).collect::<Vec<_>>().join("/");
+    let heading = tr.t(heading);
+    let mut layout = Layout::anonymous(&heading, String::new());
+    layout.i18n = Some(LayoutI18n {
+        tr: tr.clone(),
+        langs: i18n::lang_links(&state.i18n, &code),
+    });
+    let page = ProblemPage {
+        layout,
+        t: tr,
+        status: status.as_u16(),
+        heading,
+        message,
+        back,
+    };
+    match page.render() {
+        Ok(html) => (status, Html(html)).into_response(),
+        Err(e) => AppError::from(e).into_response(),
+    }
 }
 
 /// A form the extractor refused (not a form, too large, malformed), in the page's language.

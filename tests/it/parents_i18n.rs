@@ -194,6 +194,20 @@ async fn the_parent_page_speaks_english_by_query_cookie_or_browser_and_danish_by
         html.contains("Choose the section that should be corrected.")
             && html.contains("Write what is wrong.")
     );
+    // A refusal before any handler runs (here: no CSRF token) is in English too.
+    let r = c
+        .post_form(
+            &format!("{}/corrections", parent(&fx.token)),
+            &[("guardian", &fx.guardian.to_string())],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let html = r.text().await.unwrap();
+    assert!(html.contains("The security check failed") && html_tag(&html).contains("lang=\"en\""));
+    assert!(
+        html.contains(&format!("href=\"{}\"", parent(&fx.token))),
+        "a way back"
+    );
     let (_, html) = c.get_text(&format!("{}?lang=da", parent(&fx.token))).await;
     assert!(html.contains("Overleveringen om Ida"));
     let (_, html) = c.get_text(&parent(&fx.token)).await;
@@ -735,11 +749,16 @@ async fn retention_deletes_the_requests_of_purged_transitions_only() {
         let page = parent(&fx.token);
         let (_, html) = c.get_text(&page).await;
         let (section, _) = first_section(&html);
-        let r = post_on_page(&c, &page, &format!("{page}/corrections"), &[
-            ("guardian", &fx.guardian.to_string()),
-            ("section", &section),
-            ("correction", "Noget om barnet"),
-        ])
+        let r = post_on_page(
+            &c,
+            &page,
+            &format!("{page}/corrections"),
+            &[
+                ("guardian", &fx.guardian.to_string()),
+                ("section", &section),
+                ("correction", "Noget om barnet"),
+            ],
+        )
         .await;
         assert_eq!(r.status(), StatusCode::SEE_OTHER);
     }
@@ -759,7 +778,8 @@ async fn retention_deletes_the_requests_of_purged_transitions_only() {
         .await
         .unwrap();
     assert!(report.failures.is_empty());
-    let left = |id: Uuid| format!("SELECT count(*) FROM correction_requests WHERE transition_id = '{id}'");
+    let left =
+        |id: Uuid| format!("SELECT count(*) FROM correction_requests WHERE transition_id = '{id}'");
     assert_eq!(app.count(&left(old.transition)).await, 0);
     assert_eq!(app.count(&left(recent.transition)).await, 1);
 }
