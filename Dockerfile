@@ -1,6 +1,6 @@
 # syntax=docker/dockerfile:1
 #
-# Production image: the release binary plus static/. Templates (askama) and migrations
+# Production image: the release binary plus static/ and locales/. Templates (askama) and migrations
 # (sqlx::migrate!) are compiled into the binary. The image has no PostgreSQL of its own, so it
 # needs DATABASE_URL (see docker-compose.yml); the embedded-database mode is for local use only.
 
@@ -28,6 +28,8 @@ RUN apt-get update \
 WORKDIR /app
 COPY --from=builder /usr/local/bin/overgang /usr/local/bin/overgang
 COPY static/ /app/static/
+# The parents' pages' message catalogues, read at start (OVERGANG_LOCALES_DIR overrides).
+COPY locales/ /app/locales/
 RUN mkdir -p /app/data && chown overgang:overgang /app/data
 USER overgang
 ENV OVERGANG_ADDR=0.0.0.0:8080 \

@@ -25,6 +25,8 @@ pub struct Config {
     pub mail_from: String,
     /// Absolute base for links in e-mails, without a trailing slash.
     pub base_url: String,
+    /// The message catalogues of the parents' pages (`locales/*.toml`).
+    pub locales_dir: PathBuf,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -124,6 +126,9 @@ impl Config {
             smtp,
             mail_from,
             base_url,
+            locales_dir: get("OVERGANG_LOCALES_DIR")
+                .map(PathBuf::from)
+                .unwrap_or_else(crate::i18n::default_dir),
         })
     }
 }

@@ -10,6 +10,7 @@ pub mod db;
 pub mod dsar;
 pub mod feedback;
 pub mod forms;
+pub mod i18n;
 pub mod import;
 pub mod insights;
 pub mod institutions;

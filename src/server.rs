@@ -165,7 +165,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let purge_task = retention::spawn(pool.clone(), mail_stopped);
     let reminder_task =
         crate::parents::reminders::spawn(pool.clone(), config.clone(), stop_mail.subscribe());
-    let state = AppState::new(pool.clone(), config);
+    let state = AppState::new(pool.clone(), config).context("sprogfilerne kunne ikke læses")?;
     let app = crate::router(state).into_make_service_with_connect_info::<SocketAddr>();
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())

@@ -4,19 +4,25 @@ use std::sync::Arc;
 
 use sqlx::PgPool;
 
-use crate::config::Config;
+use crate::{config::Config, i18n::Catalogues};
 
 #[derive(Clone)]
 pub struct AppState {
     pub db: PgPool,
     pub config: Arc<Config>,
+    /// The parents' pages' message catalogues, read once at start.
+    pub i18n: Arc<Catalogues>,
 }
 
 impl AppState {
-    pub fn new(db: PgPool, config: Config) -> Self {
-        AppState {
+    /// Reads the catalogues from `config.locales_dir`; a missing or broken one is an error at
+    /// start, not a page full of keys later.
+    pub fn new(db: PgPool, config: Config) -> Result<Self, crate::i18n::LoadError> {
+        let i18n = Catalogues::load(&config.locales_dir)?;
+        Ok(AppState {
             db,
             config: Arc::new(config),
-        }
+            i18n: Arc::new(i18n),
+        })
     }
 }

@@ -390,6 +390,8 @@ pub fn action_label(action: &str) -> &str {
         "view_audit" => "Adgangslog vist",
         "export_audit" => "Adgangslog eksporteret",
         "export" => "Indsigt: alle oplysninger eksporteret",
+        "request_correction" => "Rettelse anmodet af forælder",
+        "answer" => "Besvaret",
         other => other,
     }
 }
@@ -410,6 +412,8 @@ pub fn entity_label(entity: &str) -> &str {
         "municipality" => "Kommune",
         "import" => "Import",
         "audit_log" => "Adgangslog",
+        "correction_request" => "Anmodning om rettelse",
+        "correction_requests" => "Anmodninger om rettelse",
         other => other,
     }
 }

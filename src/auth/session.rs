@@ -328,8 +328,13 @@ pub async fn middleware(State(state): State<AppState>, mut req: Request, next: N
             return response;
         }
         // A brand-new anonymous token cannot have been echoed by a form: it fails, as it should.
+        let uri = req.uri().clone();
         req = match check_unsafe(req, if new_anon.is_some() { "" } else { &csrf }).await {
             Ok(r) => r,
+            // The parents' pages answer in the language the parent reads them in.
+            Err(e) if uri.path().starts_with("/foraelder/") => {
+                return crate::parents::page::refusal(&state, &headers, &uri, e)
+            }
             Err(e) => return e.into_response(),
         };
     }

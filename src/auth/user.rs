@@ -206,6 +206,7 @@ impl Ctx {
             csrf: self.req.csrf.clone(),
             nav,
             flash: self.req.flash.clone(),
+            i18n: None,
         }
     }
 }

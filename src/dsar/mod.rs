@@ -66,7 +66,8 @@ impl SubjectCpr {
 #[derive(Debug, Serialize)]
 pub struct TextSection {
     pub transition_id: Uuid,
-    /// "meeting", "agreement", "amendment", "parent_perspective", "class" or "handover_wish"
+    /// "meeting", "agreement", "amendment", "parent_perspective", "class", "handover_wish",
+    /// "correction_request" or "correction_answer"
     pub kind: String,
     pub at: String,
     pub by: Option<String>,
@@ -82,6 +83,8 @@ impl TextSection {
             "parent_perspective" => "Forældrenes perspektiv",
             "class" => "Klasse hos modtageren",
             "handover_wish" => "Afsenderens ønske om møde",
+            "correction_request" => "Forælders anmodning om rettelse",
+            "correction_answer" => "Svar på anmodning om rettelse",
             _ => "Tekst",
         }
     }
@@ -502,6 +505,19 @@ pub async fn collect(
                FROM handover_wishes w
                LEFT JOIN users u ON u.municipality_id = w.municipality_id AND u.id = w.updated_by
                WHERE w.municipality_id = $1 AND w.transition_id = ANY($2)
+               UNION ALL
+               SELECT c.transition_id, 'correction_request', c.created_at, g.name,
+                      concat_ws(E'\n', 'Afsnit: ' || s.title, c.body)
+               FROM correction_requests c
+               LEFT JOIN guardians g ON g.municipality_id = c.municipality_id AND g.id = c.guardian_id
+               LEFT JOIN template_sections s ON s.municipality_id = c.municipality_id AND s.id = c.section_id
+               WHERE c.municipality_id = $1 AND c.transition_id = ANY($2)
+               UNION ALL
+               SELECT c.transition_id, 'correction_answer', c.answered_at, u.name,
+                      concat_ws(E'\n', CASE c.status WHEN 'resolved' THEN 'Rettet' ELSE 'Ikke rettet' END, c.answer)
+               FROM correction_requests c
+               LEFT JOIN users u ON u.municipality_id = c.municipality_id AND u.id = c.answered_by
+               WHERE c.municipality_id = $1 AND c.transition_id = ANY($2) AND c.answer IS NOT NULL
            ) x
            ORDER BY at, kind"#,
         municipality_id,

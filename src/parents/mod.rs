@@ -8,6 +8,7 @@
 //! after it runs in the municipality's scope, so RLS applies. Every kind of bad link gets the same
 //! 404 page, so a link reveals nothing.
 
+pub mod corrections;
 pub mod page;
 pub mod reminders;
 pub mod staff;
@@ -29,7 +30,7 @@ use crate::{
 
 /// How long a parent link works.
 pub const LINK_VALID_DAYS: i32 = 21;
-const LOCAL_TZ: &str = "Europe/Copenhagen";
+pub(crate) const LOCAL_TZ: &str = "Europe/Copenhagen";
 pub const LINK_SUBJECT: &str = "Se og supplér overleveringen om dit barn";
 pub const REMINDER_SUBJECT: &str = "Påmindelse: overleveringen om dit barn";
 pub const WITHDRAWN_SUBJECT: &str = "Et samtykke er trukket tilbage";
@@ -41,6 +42,14 @@ pub fn router() -> Router<AppState> {
             get(page::show).post(page::save_perspective),
         )
         .route("/foraelder/{token}/consent", post(page::decide))
+        .route(
+            "/foraelder/{token}/corrections",
+            post(page::request_correction),
+        )
+        .route(
+            "/transitions/{id}/corrections",
+            get(corrections::show).post(corrections::answer),
+        )
         .route("/transitions/{id}/parents", get(staff::show))
         .route("/transitions/{id}/parents/links", post(staff::create_link))
         .route("/transitions/{id}/parents/revoke", post(staff::revoke_link))

@@ -7,8 +7,8 @@
 
 use askama::Template;
 use axum::{
-    extract::State,
-    http::StatusCode,
+    extract::{FromRequestParts, State},
+    http::{request::Parts, HeaderMap, StatusCode, Uri},
     response::{Html, IntoResponse, Response},
 };
 use serde::Deserialize;
@@ -22,30 +22,193 @@ use crate::{
     children::domain::{format_date, parse_date},
     db::{self, Scope, Tx},
     forms::{self, QuestionKind},
+    i18n::{self, Tr},
     state::AppState,
-    web::{self, AppError, AppResult, FieldErrors, Flash, Form, Layout, Path},
+    web::{self, layout::LayoutI18n, AppError, AppResult, Flash, Form, Layout, Path},
 };
 
 const MAX_PERSPECTIVE: usize = 10_000;
+/// A correction request: what is wrong, in a few sentences.
+pub const MAX_CORRECTION: usize = 2_000;
+/// Open requests one guardian may have waiting on one transition.
+const MAX_OPEN_CORRECTIONS: i64 = 10;
 
-fn layout(visitor: &Visitor, title: &str) -> Layout {
-    let mut layout = Layout::anonymous(title, visitor.0.csrf.clone());
-    layout.flash = visitor.0.flash.clone();
-    layout
+/// The language of a parents' page: `?lang=`, the cookie, `Accept-Language`, else Danish.
+pub struct Lang {
+    pub tr: Tr,
+    langs: Vec<i18n::LangLink>,
+    /// Chosen through `?lang=` on this request: remember it.
+    remember: bool,
+    secure: bool,
+}
+
+impl FromRequestParts<AppState> for Lang {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
+        let (code, remember) = i18n::negotiate(&state.i18n, parts.uri.query(), &parts.headers);
+        Ok(Lang {
+            tr: state.i18n.tr(&code),
+            langs: i18n::lang_links(&state.i18n, &code),
+            remember,
+            secure: state.config.secure_cookies,
+        })
+    }
+}
+
+impl Lang {
+    /// Sets the language cookie when the visitor just chose a language.
+    fn finish(&self, mut response: Response) -> Response {
+        if self.remember {
+            web::set_cookie(
+                &mut response,
+                i18n::lang_cookie(self.tr.lang(), self.secure),
+            );
+        }
+        response
+    }
+
+    fn layout(&self, visitor: &Visitor, tr: &Tr, title: &str) -> Layout {
+        let mut layout = Layout::anonymous(title, visitor.0.csrf.clone());
+        layout.flash = visitor.0.flash.clone();
+        layout.i18n = Some(LayoutI18n {
+            tr: tr.clone(),
+            langs: self.langs.clone(),
+        });
+        layout
+    }
 }
 
 #[derive(Template)]
 #[template(path = "parents/invalid.html")]
 pub struct InvalidPage {
     pub layout: Layout,
+    pub t: Tr,
 }
 
 /// The one answer to every bad link or foreign id.
-pub fn invalid(visitor: &Visitor) -> AppResult<Response> {
+pub fn invalid(visitor: &Visitor, lang: &Lang) -> AppResult<Response> {
+    let t = lang.tr.clone().var("days", super::LINK_VALID_DAYS);
     let page = InvalidPage {
-        layout: layout(visitor, "Linket virker ikke"),
+        layout: lang.layout(visitor, &t, &t.t("invalid.title")),
+        t,
     };
-    Ok((StatusCode::NOT_FOUND, Html(page.render()?)).into_response())
+    Ok(lang.finish((StatusCode::NOT_FOUND, Html(page.render()?)).into_response()))
+}
+
+#[derive(Template)]
+#[template(path = "parents/error.html")]
+pub struct ProblemPage {
+    pub layout: Layout,
+    pub t: Tr,
+    pub status: u16,
+    pub heading: String,
+    pub message: String,
+    /// Back to the page ("" when the link itself is not known to work).
+    pub back: String,
+}
+
+/// A refusal on a parents' page, in the page's language.
+fn problem(
+    visitor: &Visitor,
+    lang: &Lang,
+    status: StatusCode,
+    heading_key: &str,
+    message: String,
+    back: String,
+) -> AppResult<Response> {
+    let t = lang.tr.clone();
+    let heading = t.t(heading_key);
+    let page = ProblemPage {
+        layout: lang.layout(visitor, &t, &heading),
+        t,
+        status: status.as_u16(),
+        heading,
+        message,
+        back,
+    };
+    Ok(lang.finish((status, Html(page.render()?)).into_response()))
+}
+
+/// A request the session layer refused before any handler ran (CSRF check, body too large,
+/// not a form), answered in the visitor's language when it was for a parents' page.
+pub fn refusal(state: &AppState, headers: &HeaderMap, uri: &Uri, err: AppError) -> Response {
+    let (code, _) = i18n::negotiate(&state.i18n, uri.query(), headers);
+    let tr = state.i18n.tr(&code);
+    let (status, heading, message) = match err {
+        AppError::Csrf => (StatusCode::FORBIDDEN, "error.csrf", tr.t("error.csrf_text")),
+        AppError::PayloadTooLarge => (
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "error.too_large",
+            tr.t("error.too_large_text"),
+        ),
+        AppError::UnsupportedMediaType => (
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "error.bad_request",
+            tr.t("error.bad_form"),
+        ),
+        AppError::BadRequest(_) => (
+            StatusCode::BAD_REQUEST,
+            "error.bad_request",
+            tr.t("error.bad_form"),
+        ),
+        other => return other.into_response(),
+    };
+    // "/foraelder/{token}/consent" → back to "/foraelder/{token}"
+    let back = uri.path().split('/').take(3).collect::<Vec<_>>().join("/");
+    let heading = tr.t(heading);
+    let mut layout = Layout::anonymous(&heading, String::new());
+    layout.i18n = Some(LayoutI18n {
+        tr: tr.clone(),
+        langs: i18n::lang_links(&state.i18n, &code),
+    });
+    let page = ProblemPage {
+        layout,
+        t: tr,
+        status: status.as_u16(),
+        heading,
+        message,
+        back,
+    };
+    match page.render() {
+        Ok(html) => (status, Html(html)).into_response(),
+        Err(e) => AppError::from(e).into_response(),
+    }
+}
+
+/// A form the extractor refused (not a form, too large, malformed), in the page's language.
+fn form_problem(
+    visitor: &Visitor,
+    lang: &Lang,
+    err: AppError,
+    back: String,
+) -> AppResult<Response> {
+    match err {
+        AppError::PayloadTooLarge => problem(
+            visitor,
+            lang,
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "error.too_large",
+            lang.tr.t("error.too_large_text"),
+            back,
+        ),
+        AppError::UnsupportedMediaType => problem(
+            visitor,
+            lang,
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "error.bad_request",
+            lang.tr.t("error.bad_form"),
+            back,
+        ),
+        _ => problem(
+            visitor,
+            lang,
+            StatusCode::BAD_REQUEST,
+            "error.bad_request",
+            lang.tr.t("error.bad_form"),
+            back,
+        ),
+    }
 }
 
 /// Tokens are 32 random bytes in unpadded base64url; anything else cannot be one.
@@ -154,19 +317,34 @@ pub struct ConsentView {
     pub title: String,
     /// "", "given", "refused" or "withdrawn".
     pub current: String,
-    pub current_label: &'static str,
+    pub current_label: String,
+}
+
+pub struct SectionChoice {
+    pub value: String,
+    pub label: String,
+    pub selected: bool,
+}
+
+/// One of the guardian's own correction requests.
+pub struct RequestView {
+    pub section: String,
+    pub at: String,
+    pub body: String,
+    /// "open", "resolved" or "declined".
+    pub status: String,
+    pub answer: String,
+    pub answered_at: String,
 }
 
 #[derive(Template)]
 #[template(path = "parents/page.html")]
 pub struct ParentPage {
     pub layout: Layout,
+    /// The page's messages, with child, guardian, sending and receiving filled in.
+    pub t: Tr,
     pub action: String,
     pub guardian_id: Uuid,
-    pub guardian_name: String,
-    pub child: String,
-    pub sending: String,
-    pub receiving: String,
     pub sections: Vec<SectionView>,
     pub perspective: String,
     pub perspective_error: String,
@@ -174,30 +352,36 @@ pub struct ParentPage {
     pub sent: bool,
     pub consents: Vec<ConsentView>,
     pub retention: String,
+    pub correction_sections: Vec<SectionChoice>,
+    pub correction: String,
+    pub correction_error: String,
+    pub correction_section_error: String,
+    pub requests: Vec<RequestView>,
+    pub max_perspective: usize,
+    pub max_correction: usize,
 }
 
-/// "1825 dage (cirka 5 år)".
-fn retention_text(days: i32) -> String {
+/// "1825 dage (cirka 5 år) …".
+fn retention_text(t: &Tr, days: i32) -> String {
     let years = (days as f64 / 365.0).round() as i32;
     if years >= 1 {
-        format!(
-            "{days} dage (cirka {years} år) efter, at overgangen er afsluttet. Derefter slettes oplysningerne"
-        )
+        t.with2("retention.years", &("days", days), &("years", years))
     } else {
-        format!("{days} dage efter, at overgangen er afsluttet. Derefter slettes oplysningerne")
+        t.with("retention.days", "days", days)
     }
 }
 
-fn display_answer(kind: QuestionKind, value: Option<&str>, values: &[String]) -> String {
+fn display_answer(t: &Tr, kind: QuestionKind, value: Option<&str>, values: &[String]) -> String {
     let value = value.map(str::trim).unwrap_or_default();
     match kind {
         QuestionKind::MultiChoice => values.join(", "),
-        QuestionKind::Scale1To4 | QuestionKind::TrafficLight => kind
-            .scale()
-            .iter()
-            .find(|(v, _)| *v == value)
-            .map(|(_, l)| l.to_string())
-            .unwrap_or_else(|| value.to_string()),
+        QuestionKind::Scale1To4 | QuestionKind::TrafficLight => {
+            if kind.scale().iter().any(|(v, _)| *v == value) {
+                t.t(&format!("scale.{value}"))
+            } else {
+                value.to_string()
+            }
+        }
         QuestionKind::Date => parse_date(value)
             .map(format_date)
             .unwrap_or_else(|| value.to_string()),
@@ -205,23 +389,67 @@ fn display_answer(kind: QuestionKind, value: Option<&str>, values: &[String]) ->
     }
 }
 
-async fn page(link: &mut Link, visitor: &Visitor, token: &str) -> AppResult<ParentPage> {
+fn decision_label(t: &Tr, current: Option<&str>) -> String {
+    match current.and_then(Decision::parse) {
+        Some(d) => t.t(&format!("decision.{}", d.as_str())),
+        None => t.t("decision.none"),
+    }
+}
+
+/// The page's translator: the page's names fill the placeholders of every message.
+fn page_tr(lang: &Lang, link: &Link) -> Tr {
+    let t = &link.transition;
+    lang.tr
+        .clone()
+        .var("child", &t.child_first_name)
+        .var("guardian", &link.guardian_name)
+        .var("sending", &t.sending_name)
+        .var("receiving", &t.receiving_name)
+}
+
+/// The sections a parent sees (those with a question shown to parents): what they may ask to
+/// have corrected.
+async fn visible_sections(link: &mut Link) -> AppResult<Vec<forms::Section>> {
     let m = link.municipality_id;
     let t = &link.transition;
     let template = forms::load_template(&mut link.tx, m, t.template_id)
         .await?
         .ok_or(AppError::NotFound)?;
+    Ok(template
+        .sections
+        .into_iter()
+        .filter(|s| s.questions.iter().any(|q| q.visible_to_parents))
+        .collect())
+}
+
+async fn page(
+    link: &mut Link,
+    visitor: &Visitor,
+    lang: &Lang,
+    token: &str,
+) -> AppResult<ParentPage> {
+    let tr = page_tr(lang, link);
+    let m = link.municipality_id;
+    let transition_id = link.transition.id;
     let answers = sqlx::query!(
         r#"SELECT question_id, value, "values" AS "values!" FROM answers
            WHERE municipality_id = $1 AND transition_id = $2"#,
         m,
-        t.id
+        transition_id
     )
     .fetch_all(&mut *link.tx)
     .await?;
-    let sections = template
-        .sections
+    let visible = visible_sections(link).await?;
+    let correction_sections = visible
         .iter()
+        .map(|s| SectionChoice {
+            value: s.id.to_string(),
+            label: s.title.clone(),
+            selected: false,
+        })
+        .collect();
+    let sections = visible
+        .into_iter()
         .map(|s| SectionView {
             title: s.title.clone(),
             answers: s
@@ -231,12 +459,12 @@ async fn page(link: &mut Link, visitor: &Visitor, token: &str) -> AppResult<Pare
                 .map(|q| {
                     let a = answers.iter().find(|a| a.question_id == q.id);
                     let text = a
-                        .map(|a| display_answer(q.kind, a.value.as_deref(), &a.values))
+                        .map(|a| display_answer(&tr, q.kind, a.value.as_deref(), &a.values))
                         .unwrap_or_default();
                     AnswerView {
                         label: q.label.clone(),
                         answer: if text.trim().is_empty() {
-                            "Ikke udfyldt".into()
+                            tr.t("handover.not_filled")
                         } else {
                             text
                         },
@@ -244,20 +472,19 @@ async fn page(link: &mut Link, visitor: &Visitor, token: &str) -> AppResult<Pare
                 })
                 .collect(),
         })
-        .filter(|s| !s.answers.is_empty())
         .collect();
     let perspective = sqlx::query_scalar!(
         "SELECT body FROM parent_perspectives
          WHERE municipality_id = $1 AND transition_id = $2 AND guardian_id = $3",
         m,
-        t.id,
+        transition_id,
         link.guardian_id
     )
     .fetch_optional(&mut *link.tx)
     .await?
     .unwrap_or_default();
-    let decisions = super::current_decisions(&mut link.tx, m, t.id).await?;
-    let consents = super::sensitive_sections(&mut link.tx, m, t.id)
+    let decisions = super::current_decisions(&mut link.tx, m, transition_id).await?;
+    let consents = super::sensitive_sections(&mut link.tx, m, transition_id)
         .await?
         .into_iter()
         .map(|s| {
@@ -266,38 +493,53 @@ async fn page(link: &mut Link, visitor: &Visitor, token: &str) -> AppResult<Pare
                 section_id: s.id,
                 title: s.title,
                 current: current.unwrap_or_default().to_string(),
-                current_label: super::decision_label(current),
+                current_label: decision_label(&tr, current),
             }
         })
         .collect();
+    let requests = super::corrections::list(&mut link.tx, m, transition_id, Some(link.guardian_id))
+        .await?
+        .into_iter()
+        .map(|r| RequestView {
+            section: r.section_title,
+            at: r.created_at,
+            body: r.body,
+            status: r.status,
+            answer: r.answer.unwrap_or_default(),
+            answered_at: r.answered_at.unwrap_or_default(),
+        })
+        .collect();
+    let t = &link.transition;
     Ok(ParentPage {
-        layout: layout(
-            visitor,
-            &format!("Overleveringen om {}", t.child_first_name),
-        ),
+        layout: lang.layout(visitor, &tr, &tr.t("page.title")),
         action: super::parent_path(token),
         guardian_id: link.guardian_id,
-        guardian_name: link.guardian_name.clone(),
-        child: t.child_first_name.clone(),
-        sending: t.sending_name.clone(),
-        receiving: t.receiving_name.clone(),
         sections,
         perspective,
         perspective_error: String::new(),
         editable: super::perspective_editable(t.status),
         sent: super::is_sent(t.status),
         consents,
-        retention: retention_text(t.retention_days),
+        retention: retention_text(&tr, t.retention_days),
+        correction_sections,
+        correction: String::new(),
+        correction_error: String::new(),
+        correction_section_error: String::new(),
+        requests,
+        max_perspective: MAX_PERSPECTIVE,
+        max_correction: MAX_CORRECTION,
+        t: tr,
     })
 }
 
 pub async fn show(
     State(state): State<AppState>,
     visitor: Visitor,
+    lang: Lang,
     Path(token): Path<String>,
 ) -> AppResult<Response> {
     let Some(mut link) = open(&state, &token).await? else {
-        return invalid(&visitor);
+        return invalid(&visitor, &lang);
     };
     sqlx::query!(
         "UPDATE parent_links SET first_opened_at = coalesce(first_opened_at, now()), last_opened_at = now()
@@ -307,12 +549,12 @@ pub async fn show(
     )
     .execute(&mut *link.tx)
     .await?;
-    let page = page(&mut link, &visitor, &token).await?;
+    let page = page(&mut link, &visitor, &lang, &token).await?;
     let actor = link.actor(&visitor);
     let entry = link.entry("view", "parent_page", Some(link.transition.id));
     audit::record(&mut link.tx, &actor, entry).await?;
     link.tx.commit().await?;
-    Ok(web::render(&page)?.into_response())
+    Ok(lang.finish(web::render(&page)?.into_response()))
 }
 
 #[derive(Default, Deserialize)]
@@ -339,35 +581,46 @@ async fn mark_responded(link: &mut Link) -> Result<(), sqlx::Error> {
     Ok(())
 }
 
+/// Line breaks and tabs are text; other control characters are not.
+fn has_control(text: &str) -> bool {
+    text.chars()
+        .any(|c| c.is_control() && c != '\n' && c != '\t')
+}
+
 pub async fn save_perspective(
     State(state): State<AppState>,
     visitor: Visitor,
+    lang: Lang,
     Path(token): Path<String>,
-    Form(f): Form<PerspectiveForm>,
+    form: Result<Form<PerspectiveForm>, AppError>,
 ) -> AppResult<Response> {
     let Some(mut link) = open(&state, &token).await? else {
-        return invalid(&visitor);
+        return invalid(&visitor, &lang);
+    };
+    let back = super::parent_path(&token);
+    let f = match form {
+        Ok(Form(f)) => f,
+        Err(e) => return form_problem(&visitor, &lang, e, back),
     };
     if !same_guardian(&link, &f.guardian) {
-        return invalid(&visitor);
+        return invalid(&visitor, &lang);
     }
     if !super::perspective_editable(link.transition.status) {
-        return Err(AppError::Conflict(
-            "Overleveringen er sendt til modtageren, så dit perspektiv kan ikke længere ændres. Du kan stadig trække et samtykke tilbage på siden."
-                .into(),
-        ));
+        return problem(
+            &visitor,
+            &lang,
+            StatusCode::CONFLICT,
+            "error.conflict",
+            lang.tr.t("perspective.not_editable"),
+            back,
+        );
     }
     let text = f.perspective.trim().replace("\r\n", "\n");
-    if text.chars().count() > MAX_PERSPECTIVE {
-        let mut p = page(&mut link, &visitor, &token).await?;
+    if text.chars().count() > MAX_PERSPECTIVE || has_control(&text) {
+        let mut p = page(&mut link, &visitor, &lang, &token).await?;
         p.perspective = f.perspective.chars().take(MAX_PERSPECTIVE * 2).collect();
-        let mut errors = FieldErrors::default();
-        errors.add(
-            "perspective",
-            format!("Skriv højst {MAX_PERSPECTIVE} tegn. Forkort teksten og prøv igen."),
-        );
-        p.perspective_error = errors.msg("perspective").to_string();
-        return web::render_invalid(&p);
+        p.perspective_error = p.t.with("perspective.too_long", "max", MAX_PERSPECTIVE);
+        return Ok(lang.finish(web::render_invalid(&p)?));
     }
     let (m, t, g) = (link.municipality_id, link.transition.id, link.guardian_id);
     if text.is_empty() {
@@ -401,12 +654,12 @@ pub async fn save_perspective(
     audit::record(&mut link.tx, &actor, entry).await?;
     link.tx.commit().await?;
     Ok(web::redirect_with_flash(
-        &super::parent_path(&token),
-        Flash::success(if text.is_empty() {
-            "Dit perspektiv er fjernet."
+        &back,
+        Flash::success(lang.tr.t(if text.is_empty() {
+            "perspective.removed"
         } else {
-            "Tak. Dit perspektiv er gemt."
-        }),
+            "perspective.saved"
+        })),
     ))
 }
 
@@ -421,14 +674,20 @@ pub struct DecisionForm {
 pub async fn decide(
     State(state): State<AppState>,
     visitor: Visitor,
+    lang: Lang,
     Path(token): Path<String>,
-    Form(f): Form<DecisionForm>,
+    form: Result<Form<DecisionForm>, AppError>,
 ) -> AppResult<Response> {
     let Some(mut link) = open(&state, &token).await? else {
-        return invalid(&visitor);
+        return invalid(&visitor, &lang);
+    };
+    let back = super::parent_path(&token);
+    let f = match form {
+        Ok(Form(f)) => f,
+        Err(e) => return form_problem(&visitor, &lang, e, back),
     };
     if !same_guardian(&link, &f.guardian) {
-        return invalid(&visitor);
+        return invalid(&visitor, &lang);
     }
     let (m, t) = (link.municipality_id, link.transition.id);
     let sections = super::sensitive_sections(&mut link.tx, m, t).await?;
@@ -439,28 +698,36 @@ pub async fn decide(
         .ok()
         .and_then(|id| sections.iter().find(|s| s.id == id))
     else {
-        return invalid(&visitor);
+        return invalid(&visitor, &lang);
     };
+    let tr = page_tr(&lang, &link).var("section", &section.title);
     let Some(decision) = Decision::parse(f.decision.trim()) else {
-        return Err(AppError::BadRequest(
-            "Vælg, om du giver samtykke eller ej. Gå tilbage og prøv igen.".into(),
-        ));
+        return problem(
+            &visitor,
+            &lang,
+            StatusCode::BAD_REQUEST,
+            "error.bad_request",
+            tr.t("consent.choose"),
+            back,
+        );
     };
     let decisions = super::current_decisions(&mut link.tx, m, t).await?;
     let current = super::current_of(&decisions, link.guardian_id, section.id);
     if decision == Decision::Withdrawn && current != Some("given") {
-        return Err(AppError::Conflict(
-            "Der er ikke et samtykke at trække tilbage for dette afsnit.".into(),
-        ));
+        return problem(
+            &visitor,
+            &lang,
+            StatusCode::CONFLICT,
+            "error.conflict",
+            tr.t("consent.nothing_to_withdraw"),
+            back,
+        );
     }
-    let message = match decision {
-        Decision::Given => format!("Tak. Du har givet samtykke til «{}».", section.title),
-        Decision::Refused => format!("Du har sagt nej til at give «{}» videre.", section.title),
-        Decision::Withdrawn => format!(
-            "Dit samtykke til «{}» er trukket tilbage. {} kan ikke se afsnittet.",
-            section.title, link.transition.receiving_name
-        ),
-    };
+    let message = tr.t(match decision {
+        Decision::Given => "consent.given",
+        Decision::Refused => "consent.refused",
+        Decision::Withdrawn => "consent.withdrawn",
+    });
     // Pressing the same button twice records nothing new.
     if current != Some(decision.as_str()) {
         let actor = link.actor(&visitor);
@@ -484,8 +751,105 @@ pub async fn decide(
     link.tx.commit().await?;
     crate::mail::wake();
     Ok(web::redirect_with_flash(
-        &format!("{}#samtykke", super::parent_path(&token)),
+        &format!("{back}#samtykke"),
         Flash::success(message),
+    ))
+}
+
+#[derive(Default, Deserialize)]
+#[serde(default)]
+pub struct CorrectionForm {
+    pub guardian: String,
+    pub section: String,
+    pub correction: String,
+}
+
+/// A guardian asks the sender to correct a section of the handover.
+pub async fn request_correction(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    lang: Lang,
+    Path(token): Path<String>,
+    form: Result<Form<CorrectionForm>, AppError>,
+) -> AppResult<Response> {
+    let Some(mut link) = open(&state, &token).await? else {
+        return invalid(&visitor, &lang);
+    };
+    let back = super::parent_path(&token);
+    let f = match form {
+        Ok(Form(f)) => f,
+        Err(e) => return form_problem(&visitor, &lang, e, back),
+    };
+    if !same_guardian(&link, &f.guardian) {
+        return invalid(&visitor, &lang);
+    }
+    let sections = visible_sections(&mut link).await?;
+    let raw_section = f.section.trim();
+    let section = if raw_section.is_empty() {
+        None
+    } else {
+        // A section not on this page is a foreign id: the bad-link answer.
+        match raw_section
+            .parse::<Uuid>()
+            .ok()
+            .and_then(|id| sections.iter().find(|s| s.id == id))
+        {
+            Some(s) => Some((s.id, s.title.clone())),
+            None => return invalid(&visitor, &lang),
+        }
+    };
+    let text = f.correction.trim().replace("\r\n", "\n");
+    let (m, t, g) = (link.municipality_id, link.transition.id, link.guardian_id);
+    let open_now = super::corrections::open_of_guardian(&mut link.tx, m, t, g).await?;
+    let tr = page_tr(&lang, &link);
+    let mut body_error = String::new();
+    if text.is_empty() {
+        body_error = tr.t("corrections.empty");
+    } else if text.chars().count() > MAX_CORRECTION || has_control(&text) {
+        body_error = tr.with("corrections.too_long", "max", MAX_CORRECTION);
+    } else if open_now >= MAX_OPEN_CORRECTIONS {
+        body_error = tr.with("corrections.too_many", "max", MAX_OPEN_CORRECTIONS);
+    }
+    let section_error = if section.is_none() {
+        tr.t("corrections.pick_section")
+    } else {
+        String::new()
+    };
+    let Some((section_id, section_title)) = section.filter(|_| body_error.is_empty()) else {
+        let mut p = page(&mut link, &visitor, &lang, &token).await?;
+        p.correction = f.correction.chars().take(MAX_CORRECTION * 2).collect();
+        p.correction_error = body_error;
+        p.correction_section_error = section_error;
+        for c in p.correction_sections.iter_mut() {
+            c.selected = c.value == raw_section;
+        }
+        return Ok(lang.finish(web::render_invalid(&p)?));
+    };
+    let id = super::corrections::insert(
+        &mut link.tx,
+        &state.config,
+        &link.transition,
+        m,
+        super::corrections::NewRequest {
+            guardian_id: g,
+            link_id: link.link_id,
+            section_id,
+            body: &text,
+        },
+    )
+    .await?;
+    mark_responded(&mut link).await?;
+    let actor = link.actor(&visitor);
+    let mut entry = link.entry("request_correction", "correction_request", Some(id));
+    entry.details["section_id"] = json!(section_id);
+    entry.details["section"] = json!(section_title);
+    entry.details["length"] = json!(text.chars().count());
+    audit::record(&mut link.tx, &actor, entry).await?;
+    link.tx.commit().await?;
+    crate::mail::wake();
+    Ok(web::redirect_with_flash(
+        &format!("{back}#rettelser"),
+        Flash::success(tr.t("corrections.sent")),
     ))
 }
 
@@ -501,19 +865,32 @@ mod tests {
     }
 
     #[test]
-    fn answers_are_shown_in_words() {
+    fn answers_are_shown_in_words_of_the_page_language() {
+        let c = i18n::Catalogues::load(&i18n::default_dir()).unwrap();
+        let da = c.tr("da");
         assert_eq!(
-            display_answer(QuestionKind::TrafficLight, Some("green"), &[]),
+            display_answer(&da, QuestionKind::TrafficLight, Some("green"), &[]),
             "Grøn – trives og udvikler sig godt"
         );
         assert_eq!(
-            display_answer(QuestionKind::Date, Some("2027-01-02"), &[]),
+            display_answer(&c.tr("en"), QuestionKind::Scale1To4, Some("4"), &[]),
+            "4 – manages really well"
+        );
+        assert_eq!(
+            display_answer(&da, QuestionKind::Date, Some("2027-01-02"), &[]),
             "02-01-2027"
         );
         assert_eq!(
-            display_answer(QuestionKind::MultiChoice, None, &["a".into(), "b".into()]),
+            display_answer(
+                &da,
+                QuestionKind::MultiChoice,
+                None,
+                &["a".into(), "b".into()]
+            ),
             "a, b"
         );
-        assert!(retention_text(1825).contains("cirka 5 år"));
+        assert!(retention_text(&da, 1825).contains("cirka 5 år"));
+        assert!(retention_text(&c.tr("en"), 1825).contains("about 5 years"));
+        assert_eq!(decision_label(&c.tr("en"), Some("given")), "Consent given");
     }
 }

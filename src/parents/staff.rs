@@ -45,7 +45,7 @@ async fn visible(ctx: &mut Ctx, access: &Access, id: Uuid) -> AppResult<(Overvie
 }
 
 /// Only the sender's staff act here.
-async fn acting(ctx: &mut Ctx, id: Uuid) -> AppResult<(Access, Overview)> {
+pub(super) async fn acting(ctx: &mut Ctx, id: Uuid) -> AppResult<(Access, Overview)> {
     let access = Access::check(ctx, Permission::EditChildren)?;
     let (t, acts) = visible(ctx, &access, id).await?;
     if !acts {

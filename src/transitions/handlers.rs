@@ -465,6 +465,10 @@ pub struct ShowPage {
     pub amendments: Option<Vec<super::amendments::AmendmentView>>,
     pub may_amend: bool,
     pub may_recall: bool,
+    /// The sender's view: the link to the parents' correction requests, and how many await an
+    /// answer.
+    pub show_corrections: bool,
+    pub open_corrections: i64,
 }
 
 pub(super) fn format_at(at: time::OffsetDateTime) -> String {
@@ -527,6 +531,11 @@ pub async fn show(mut ctx: Ctx, Path(id): Path<Uuid>) -> AppResult<Response> {
     )
     .await?;
     let end = super::receiving::for_page(&mut ctx, &t, acts).await?;
+    let open_corrections = if acts {
+        crate::parents::corrections::open_count(&mut ctx.tx, m, id).await?
+    } else {
+        0
+    };
     let acknowledged = events
         .iter()
         .rfind(|e| e.to_status == Status::Received.as_str())
@@ -549,6 +558,8 @@ pub async fn show(mut ctx: Ctx, Path(id): Path<Uuid>) -> AppResult<Response> {
         amendments: end.amendments,
         may_amend: end.may_amend,
         may_recall: end.may_recall,
+        show_corrections: acts,
+        open_corrections,
         layout: ctx.layout(&format!("Overgang – {}", t.child_name), NAV),
         id,
         child_href: children::child_path(t.child_id),

@@ -7,6 +7,15 @@ pub struct Layout {
     pub csrf: String,
     pub nav: Vec<NavItem>,
     pub flash: Option<Flash>,
+    /// The page's language when it is not (only) Danish: the parents' pages.
+    pub i18n: Option<LayoutI18n>,
+}
+
+/// The frame of a translated page: its catalogue and the languages to switch to.
+#[derive(Clone, Debug)]
+pub struct LayoutI18n {
+    pub tr: crate::i18n::Tr,
+    pub langs: Vec<crate::i18n::LangLink>,
 }
 
 #[derive(Clone, Debug)]
@@ -45,6 +54,24 @@ impl Flash {
 }
 
 impl Layout {
+    pub fn html_lang(&self) -> &str {
+        self.i18n
+            .as_ref()
+            .map_or(crate::i18n::DEFAULT, |i| i.tr.lang())
+    }
+
+    pub fn dir(&self) -> &str {
+        self.i18n.as_ref().map_or("ltr", |i| i.tr.dir())
+    }
+
+    /// The frame's own words: from the page's catalogue, else the Danish the staff pages use.
+    pub fn text(&self, key: &str, danish: &str) -> String {
+        match &self.i18n {
+            Some(i) => i.tr.t(key),
+            None => danish.to_string(),
+        }
+    }
+
     pub fn anonymous(title: &str, csrf: String) -> Self {
         Layout {
             title: title.to_string(),

@@ -108,6 +108,9 @@ const ROUTES: &[(&str, Who, &str, Valid, &[&str])] = &[
     ("/classes/{id}/teachers", Who::Admin, "", &[], &[]),
     ("/classes/{id}/teachers/remove", Who::Admin, "/classes/{id}", &[], &[]),
     ("/transitions/{id}/handover-wish", Who::Pedagogue, "/transitions/{id}/meeting", &[], &[]),
+    ("/foraelder/{token}/corrections", Who::Anonymous, "", &[], &[]),
+    // The answer form shows only once a parent has asked for a correction.
+    ("/transitions/{id}/corrections", Who::Pedagogue, "", &[], &[]),
     ("/feedback/{id}", Who::Admin, "/feedback/{id}",
         &[("usefulness", "4"), ("completeness", "4"), ("special_support", "no"), ("deferred_start", "no"), ("ppr_referral", "no")],
         &["/transitions/{id}/feedback"]),

@@ -134,6 +134,8 @@ const EXPECTED: &[(&str, &str, [u16; 10])] = &[
     ("POST", "/transitions/{id}/parents/consent",          [303, 403, 400, 400, 400, 403, 403, 403, 404, 404]),
     ("POST", "/transitions/{id}/parents/links",            [303, 403, 400, 400, 400, 403, 403, 403, 404, 404]),
     ("POST", "/transitions/{id}/parents/revoke",           [303, 403, 400, 400, 400, 403, 403, 403, 404, 404]),
+    ("GET", "/transitions/{id}/corrections",               [303, 403, 200, 200, 200, 403, 403, 403, 404, 404]),
+    ("POST", "/transitions/{id}/corrections",              [303, 403, 400, 400, 400, 403, 403, 403, 404, 404]),
     ("GET", "/insights",                                   [303, 403, 200, 200, 403, 403, 403, 200, 200, 403]),
     ("GET", "/insights/clusters/{id}",                     [303, 403, 200, 200, 403, 403, 403, 200, 404, 403]),
     ("GET", "/insights/clusters/{id}/report",              [303, 403, 200, 200, 403, 403, 403, 200, 404, 403]),
@@ -163,6 +165,7 @@ const EXPECTED: &[(&str, &str, [u16; 10])] = &[
     ("GET", "/foraelder/{token}",                          [404, 404, 404, 404, 404, 404, 404, 404, 404, 404]),
     ("POST", "/foraelder/{token}",                         [404, 404, 404, 404, 404, 404, 404, 404, 404, 404]),
     ("POST", "/foraelder/{token}/consent",                 [404, 404, 404, 404, 404, 404, 404, 404, 404, 404]),
+    ("POST", "/foraelder/{token}/corrections",             [404, 404, 404, 404, 404, 404, 404, 404, 404, 404]),
 ];
 
 /// (method, path) of every route in src/, read from the `.route(` calls.

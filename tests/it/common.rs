@@ -21,15 +21,24 @@ pub fn test_config() -> Config {
 
 /// A fresh migrated database with the demo data, without a server (for oneshot tests).
 pub async fn state() -> (AppState, PgConnectOptions) {
+    state_with(test_config()).await
+}
+
+async fn state_with(config: Config) -> (AppState, PgConnectOptions) {
     let owner = db::testing::fresh_database().await;
     let pool = db::app_pool(&owner, 5).await.expect("pool");
     seed::seed_demo(&pool).await.expect("seed");
-    (AppState::new(pool, test_config()), owner)
+    (AppState::new(pool, config).expect("catalogues"), owner)
 }
 
 /// A real server on a free port.
 pub async fn spawn_app() -> TestApp {
-    let (state, owner) = state().await;
+    spawn_app_with(test_config()).await
+}
+
+/// A real server on a free port with its own configuration.
+pub async fn spawn_app_with(config: Config) -> TestApp {
+    let (state, owner) = state_with(config).await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let app = overgang::router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();

@@ -16,6 +16,7 @@ mod insights;
 mod institutions;
 mod pages;
 mod parents;
+mod parents_i18n;
 mod platform;
 mod privacy;
 mod receiving;

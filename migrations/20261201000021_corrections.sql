@@ -1,0 +1,173 @@
+-- Correction requests: a guardian, through their link, asks the sending institution to correct a
+-- section of the handover; staff answer (resolved or declined) and may then edit the form, or
+-- add an amendment once the handover is sent. Both texts are personal and go with retention.
+
+CREATE TABLE correction_requests (
+    municipality_id uuid NOT NULL,
+    id uuid NOT NULL DEFAULT gen_random_uuid(),
+    transition_id uuid NOT NULL,
+    guardian_id uuid NOT NULL,
+    -- the link the request came through (the record of how it arrived); links are never deleted
+    -- by the app, only by retention, which deletes these rows first
+    link_id uuid,
+    section_id uuid NOT NULL,
+    body text NOT NULL CHECK (length(body) BETWEEN 1 AND 2000),
+    created_at timestamptz NOT NULL DEFAULT clock_timestamp(),
+    status text NOT NULL DEFAULT 'open' CHECK (status IN ('open', 'resolved', 'declined')),
+    answer text CHECK (length(answer) BETWEEN 1 AND 4000),
+    answered_by uuid,
+    answered_at timestamptz,
+    PRIMARY KEY (municipality_id, id),
+    FOREIGN KEY (municipality_id, transition_id) REFERENCES transitions (municipality_id, id) ON DELETE CASCADE,
+    FOREIGN KEY (municipality_id, guardian_id) REFERENCES guardians (municipality_id, id) ON DELETE CASCADE,
+    FOREIGN KEY (municipality_id, link_id) REFERENCES parent_links (municipality_id, id)
+        ON DELETE SET NULL (link_id),
+    FOREIGN KEY (municipality_id, section_id) REFERENCES template_sections (municipality_id, id),
+    FOREIGN KEY (municipality_id, answered_by) REFERENCES users (municipality_id, id)
+        ON DELETE SET NULL (answered_by),
+    -- an answered request has its answer and its time; an open one has neither
+    CHECK ((status = 'open') = (answer IS NULL) AND (answer IS NULL) = (answered_at IS NULL))
+);
+CREATE INDEX correction_requests_transition ON correction_requests (municipality_id, transition_id, created_at);
+CREATE INDEX correction_requests_open ON correction_requests (municipality_id, transition_id)
+    WHERE status = 'open';
+
+ALTER TABLE correction_requests ENABLE ROW LEVEL SECURITY;
+ALTER TABLE correction_requests FORCE ROW LEVEL SECURITY;
+CREATE POLICY tenant ON correction_requests USING (municipality_id = app_municipality())
+    WITH CHECK (municipality_id = app_municipality());
+GRANT SELECT, INSERT, UPDATE ON correction_requests TO overgang_app;
+
+-- Retention: the latest body (migration 17) plus the correction requests of purged transitions.
+CREATE OR REPLACE FUNCTION retention_purge(p_municipality uuid, p_cutoff timestamptz, p_dry_run boolean)
+RETURNS TABLE (
+    purged_transitions bigint,
+    deleted_answers bigint,
+    erased_notes bigint,
+    erased_feedback_texts bigint,
+    deleted_guardians bigint,
+    deleted_enrolments bigint,
+    anonymised_children bigint,
+    deleted_mails bigint
+)
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = public, pg_temp
+AS $$
+DECLARE
+    v_due uuid[];
+    v_children uuid[];
+BEGIN
+    IF p_municipality IS NULL OR p_municipality IS DISTINCT FROM app_municipality() THEN
+        RAISE EXCEPTION 'retention_purge: municipality must be the transaction''s own tenant';
+    END IF;
+
+    -- finished transitions whose last status change is older than the cutoff
+    SELECT coalesce(array_agg(t.id), '{}') INTO v_due
+    FROM transitions t
+    WHERE t.municipality_id = p_municipality
+      AND t.purged_at IS NULL
+      AND t.status IN ('closed', 'cancelled')
+      AND coalesce((SELECT max(e.at) FROM transition_events e
+                    WHERE e.municipality_id = t.municipality_id AND e.transition_id = t.id),
+                   t.updated_at) < p_cutoff;
+
+    -- children with no transition left unpurged (counting this run's) and no current or future
+    -- enrolment, not anonymised yet
+    SELECT coalesce(array_agg(c.id), '{}') INTO v_children
+    FROM children c
+    WHERE c.municipality_id = p_municipality
+      AND c.id IN (SELECT t.child_id FROM transitions t
+                   WHERE t.municipality_id = p_municipality
+                     AND (t.purged_at IS NOT NULL OR t.id = ANY (v_due)))
+      AND NOT EXISTS (SELECT 1 FROM transitions t
+                      WHERE t.municipality_id = p_municipality AND t.child_id = c.id
+                        AND t.purged_at IS NULL AND NOT (t.id = ANY (v_due)))
+      AND NOT EXISTS (SELECT 1 FROM enrolments e
+                      WHERE e.municipality_id = p_municipality AND e.child_id = c.id
+                        AND (e.ends_on IS NULL OR e.ends_on >= current_date))
+      AND (c.cpr IS NOT NULL OR c.first_name <> 'Anonymiseret' OR c.last_name <> 'barn'
+           OR c.birth_date <> greatest(make_date(extract(year FROM c.birth_date)::int, 1, 1), DATE '1990-01-02')
+           OR EXISTS (SELECT 1 FROM guardians g WHERE g.municipality_id = p_municipality AND g.child_id = c.id)
+           OR EXISTS (SELECT 1 FROM enrolments e WHERE e.municipality_id = p_municipality AND e.child_id = c.id));
+
+    purged_transitions := cardinality(v_due);
+    -- free text and dates go; scale, traffic-light and choice answers stay for the aggregates
+    SELECT count(*) INTO deleted_answers FROM answers a
+    JOIN template_questions q
+      ON q.municipality_id = a.municipality_id AND q.template_id = a.template_id AND q.id = a.question_id
+    WHERE a.municipality_id = p_municipality AND a.transition_id = ANY (v_due)
+      AND q.kind IN ('free_text', 'date');
+    SELECT (SELECT count(*) FROM transition_events e
+            WHERE e.municipality_id = p_municipality AND e.transition_id = ANY (v_due) AND e.note IS NOT NULL)
+         + (SELECT count(*) FROM consent_records r
+            WHERE r.municipality_id = p_municipality AND r.transition_id = ANY (v_due) AND r.note IS NOT NULL)
+         + (SELECT count(*) FROM handover_meetings h
+            WHERE h.municipality_id = p_municipality AND h.transition_id = ANY (v_due))
+         + (SELECT count(*) FROM meeting_agreements a
+            WHERE a.municipality_id = p_municipality AND a.transition_id = ANY (v_due))
+         + (SELECT count(*) FROM transition_amendments m
+            WHERE m.municipality_id = p_municipality AND m.transition_id = ANY (v_due))
+         + (SELECT count(*) FROM parent_perspectives p
+            WHERE p.municipality_id = p_municipality AND p.transition_id = ANY (v_due))
+         + (SELECT count(*) FROM correction_requests c
+            WHERE c.municipality_id = p_municipality AND c.transition_id = ANY (v_due))
+      INTO erased_notes;
+    SELECT count(*) INTO erased_feedback_texts FROM feedback_requests f
+    WHERE f.municipality_id = p_municipality AND f.transition_id = ANY (v_due) AND f.missing IS NOT NULL;
+    SELECT count(*) INTO deleted_guardians FROM guardians g
+    WHERE g.municipality_id = p_municipality AND g.child_id = ANY (v_children);
+    SELECT count(*) INTO deleted_enrolments FROM enrolments e
+    WHERE e.municipality_id = p_municipality AND e.child_id = ANY (v_children);
+    anonymised_children := cardinality(v_children);
+    -- sent (or given-up) mail older than the cutoff: addresses and subjects may name people
+    SELECT count(*) INTO deleted_mails FROM outbox o
+    WHERE o.municipality_id = p_municipality AND o.next_attempt_at IS NULL AND o.created_at < p_cutoff;
+
+    IF p_dry_run THEN
+        RETURN NEXT;
+        RETURN;
+    END IF;
+
+    DELETE FROM answers a
+    USING template_questions q
+    WHERE a.municipality_id = p_municipality AND a.transition_id = ANY (v_due)
+      AND q.municipality_id = a.municipality_id AND q.template_id = a.template_id AND q.id = a.question_id
+      AND q.kind IN ('free_text', 'date');
+    UPDATE transition_events SET note = NULL
+    WHERE municipality_id = p_municipality AND transition_id = ANY (v_due) AND note IS NOT NULL;
+    UPDATE consent_records SET note = NULL
+    WHERE municipality_id = p_municipality AND transition_id = ANY (v_due) AND note IS NOT NULL;
+    -- the meeting (its agreements go with it), amendments, the parents' own words, their links
+    -- and who read the handover: personal, and none of it is counted by the aggregates
+    DELETE FROM handover_meetings
+    WHERE municipality_id = p_municipality AND transition_id = ANY (v_due);
+    DELETE FROM transition_amendments
+    WHERE municipality_id = p_municipality AND transition_id = ANY (v_due);
+    DELETE FROM parent_perspectives
+    WHERE municipality_id = p_municipality AND transition_id = ANY (v_due);
+    DELETE FROM correction_requests
+    WHERE municipality_id = p_municipality AND transition_id = ANY (v_due);
+    DELETE FROM parent_links
+    WHERE municipality_id = p_municipality AND transition_id = ANY (v_due);
+    DELETE FROM transition_reads
+    WHERE municipality_id = p_municipality AND transition_id = ANY (v_due);
+    UPDATE feedback_requests SET missing = NULL
+    WHERE municipality_id = p_municipality AND transition_id = ANY (v_due) AND missing IS NOT NULL;
+    -- updated_at stays: it is part of what the aggregates read
+    UPDATE transitions SET purged_at = now()
+    WHERE municipality_id = p_municipality AND id = ANY (v_due);
+
+    -- consent decisions keep their row; their guardian link becomes NULL through the FK
+    DELETE FROM guardians WHERE municipality_id = p_municipality AND child_id = ANY (v_children);
+    DELETE FROM enrolments WHERE municipality_id = p_municipality AND child_id = ANY (v_children);
+    UPDATE children
+       SET first_name = 'Anonymiseret', last_name = 'barn', cpr = NULL,
+           birth_date = greatest(make_date(extract(year FROM birth_date)::int, 1, 1), DATE '1990-01-02'),
+           updated_at = now()
+     WHERE municipality_id = p_municipality AND id = ANY (v_children);
+
+    DELETE FROM outbox
+    WHERE municipality_id = p_municipality AND next_attempt_at IS NULL AND created_at < p_cutoff;
+
+    RETURN NEXT;
+END
+$$;
