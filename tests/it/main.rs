@@ -18,6 +18,7 @@ mod parents;
 mod platform;
 mod privacy;
 mod receiving;
+mod sender_status;
 mod settings;
 mod tenancy;
 mod transitions;
