@@ -130,6 +130,11 @@ const EXPECTED: &[(&str, &str, [u16; 10])] = &[
     ("GET", "/insights/institutions/{id}",                 [303, 403, 200, 200, 403, 403, 403, 200, 404, 403]),
     ("GET", "/settings",                                   [303, 403, 200, 403, 403, 403, 403, 403, 200, 403]),
     ("POST", "/settings",                                  [303, 403, 422, 403, 403, 403, 403, 403, 422, 403]),
+    ("GET", "/settings/wording",                           [303, 403, 200, 403, 403, 403, 403, 403, 200, 403]),
+    ("POST", "/settings/wording",                          [303, 403, 422, 403, 403, 403, 403, 403, 422, 403]),
+    ("GET", "/settings/wording/{id}",                      [303, 403, 200, 403, 403, 403, 403, 403, 404, 403]),
+    ("POST", "/settings/wording/{id}",                     [303, 403, 422, 403, 403, 403, 403, 403, 404, 403]),
+    ("POST", "/settings/wording/{id}/delete",              [303, 403, 400, 403, 403, 403, 403, 403, 404, 403]),
     ("GET", "/users",                                      [303, 403, 200, 200, 403, 403, 403, 403, 200, 403]),
     ("GET", "/users/invite",                               [303, 403, 200, 200, 403, 403, 403, 403, 200, 403]),
     ("POST", "/users/invite",                              [303, 403, 422, 422, 403, 403, 403, 403, 422, 403]),
@@ -395,6 +400,16 @@ pub(crate) async fn fill(app: &TestApp, pattern: &str, f: &Fixture) -> String {
         f.template
     } else if pattern.starts_with("/clusters/") {
         f.cluster
+    } else if pattern.starts_with("/settings/wording/") {
+        // an entry of the fixture's municipality's wording list
+        sqlx::query_scalar(
+            "SELECT w.id FROM wording_phrases w JOIN institutions i ON i.municipality_id = w.municipality_id
+             WHERE i.id = $1 ORDER BY w.phrase_key LIMIT 1",
+        )
+        .bind(f.institution)
+        .fetch_one(&mut conn)
+        .await
+        .unwrap()
     } else {
         Uuid::new_v4()
     };

@@ -23,3 +23,4 @@ mod settings;
 mod tenancy;
 mod transitions;
 mod users;
+mod wording;
