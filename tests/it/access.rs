@@ -401,10 +401,11 @@ pub(crate) async fn fill(app: &TestApp, pattern: &str, f: &Fixture) -> String {
     } else if pattern.starts_with("/clusters/") {
         f.cluster
     } else if pattern.starts_with("/settings/wording/") {
-        // an entry of the fixture's municipality's wording list
+        // a default entry of the fixture's municipality's wording list (not one the abuse
+        // suite added, whose text a test would then post unchanged)
         sqlx::query_scalar(
             "SELECT w.id FROM wording_phrases w JOIN institutions i ON i.municipality_id = w.municipality_id
-             WHERE i.id = $1 ORDER BY w.phrase_key LIMIT 1",
+             WHERE i.id = $1 ORDER BY w.phrase_key = 'doven' DESC, w.phrase_key LIMIT 1",
         )
         .bind(f.institution)
         .fetch_one(&mut conn)
