@@ -27,6 +27,7 @@ pub mod synthetic;
 pub mod transitions;
 pub mod users;
 pub mod web;
+pub mod wording;
 
 use axum::{http::StatusCode, middleware, response::IntoResponse, routing::get, Router};
 use tower_http::{
@@ -56,6 +57,7 @@ pub fn router(state: AppState) -> Router {
         .merge(feedback::router())
         .merge(insights::router())
         .merge(settings::router())
+        .merge(wording::router())
         .merge(pages::router())
         .fallback(web::not_found)
         .method_not_allowed_fallback(web::method_not_allowed)

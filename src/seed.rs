@@ -195,6 +195,7 @@ pub async fn seed_demo(pool: &PgPool) -> anyhow::Result<bool> {
             .await?;
         }
         crate::forms::defaults::install(&mut tx, mid).await?;
+        crate::wording::install(&mut tx, mid).await?;
         let actor = Actor {
             municipality_id: Some(mid),
             role: Some("system".into()),

@@ -127,6 +127,7 @@ async fn municipality(
             .await?;
     db::set_scope(&mut tx, Scope::Municipality(mid)).await?;
     crate::forms::defaults::install(&mut tx, mid).await?;
+    crate::wording::install(&mut tx, mid).await?;
     for (local, name, role) in [
         ("admin", "Syntetisk administrator", "municipal_admin"),
         ("analytiker", "Syntetisk analytiker", "analyst"),

@@ -20,6 +20,137 @@
     }
   });
 
+  // <form data-wording="[{phrase, suggestion}, …]">: the strengths-based wording hints of
+  // src/wording, live while typing. Each <textarea data-wording-target="ID"> gets its hints in
+  // the element ID (which the server fills after a save and the textarea is described by); new
+  // hints are announced in #wording-live. Same rule as src/wording/matcher.rs: case-insensitive,
+  // whole words, the spaces of a phrase match any white space; each phrase once, first
+  // occurrence, in text order, at most 10. Advice only: nothing here stops a save.
+  var WORDING_MAX = 10;
+  var WORDING_CONTEXT = 80;
+  var WORDING_TITLE = 'Forslag til ordvalg (kun et råd – du kan gemme som det står):';
+  Array.prototype.forEach.call(document.querySelectorAll('form[data-wording]'), function (form) {
+    var list;
+    try {
+      list = JSON.parse(form.getAttribute('data-wording') || '[]');
+    } catch (e) {
+      return;
+    }
+    var matchers = [];
+    function escapeRe(s) {
+      return s.replace(/[.*+?^${}()|[\]\\\/-]/g, '\\$&');
+    }
+    try {
+      list.forEach(function (p) {
+        var words = String(p.phrase || '').trim().split(/\s+/).filter(function (w) { return w; });
+        if (words.length) {
+          matchers.push({
+            phrase: p.phrase,
+            suggestion: p.suggestion,
+            re: new RegExp('(?<![\\p{Alphabetic}\\p{N}])' + words.map(escapeRe).join('\\s+') +
+              '(?![\\p{Alphabetic}\\p{N}])', 'iu')
+          });
+        }
+      });
+    } catch (e) {
+      // A browser without Unicode property escapes or lookbehind: the hints after saving remain.
+      return;
+    }
+    var live = document.getElementById('wording-live');
+    function isStop(c) {
+      return c === '.' || c === '!' || c === '?' || c === '\n';
+    }
+
+    function find(text) {
+      var hits = [];
+      matchers.forEach(function (m) {
+        var r = m.re.exec(text);
+        if (!r) {
+          return;
+        }
+        var s = r.index;
+        var e = s + r[0].length;
+        var from = s;
+        while (from > 0 && !isStop(text.charAt(from - 1)) && s - from < WORDING_CONTEXT) {
+          from--;
+        }
+        var to = e;
+        while (to < text.length && !isStop(text.charAt(to)) && to - e < WORDING_CONTEXT) {
+          to++;
+        }
+        if (to < text.length && isStop(text.charAt(to)) && text.charAt(to) !== '\n') {
+          to++;
+        }
+        var before = text.slice(from, s).replace(/^\s+/, '');
+        if (from > 0 && !isStop(text.charAt(from - 1))) {
+          before = '…' + before;
+        }
+        var after = text.slice(e, to).replace(/\s+$/, '');
+        if (to < text.length && !isStop(text.charAt(to - 1)) && text.charAt(to) !== '\n') {
+          after = after + '…';
+        }
+        hits.push({ at: s, phrase: m.phrase, suggestion: m.suggestion, matched: r[0], before: before, after: after });
+      });
+      hits.sort(function (a, b) { return a.at - b.at; });
+      return hits.slice(0, WORDING_MAX);
+    }
+
+    function render(box, hits) {
+      while (box.firstChild) {
+        box.removeChild(box.firstChild);
+      }
+      if (!hits.length) {
+        return;
+      }
+      var title = document.createElement('p');
+      title.className = 'wording-hints-title';
+      title.textContent = WORDING_TITLE;
+      var ul = document.createElement('ul');
+      hits.forEach(function (h) {
+        var li = document.createElement('li');
+        var strong = document.createElement('strong');
+        strong.textContent = '«' + h.matched + '»';
+        var mark = document.createElement('mark');
+        mark.textContent = h.matched;
+        li.appendChild(strong);
+        li.appendChild(document.createTextNode(' i «' + h.before));
+        li.appendChild(mark);
+        li.appendChild(document.createTextNode(h.after + '»: ' + h.suggestion));
+        ul.appendChild(li);
+      });
+      box.appendChild(title);
+      box.appendChild(ul);
+    }
+
+    Array.prototype.forEach.call(form.querySelectorAll('textarea[data-wording-target]'), function (area) {
+      var box = document.getElementById(area.getAttribute('data-wording-target'));
+      if (!box) {
+        return;
+      }
+      var shown = find(area.value).map(function (h) { return h.phrase; });
+      var timer = null;
+      function update() {
+        var hits = find(area.value);
+        render(box, hits);
+        var now = hits.map(function (h) { return h.phrase; });
+        var added = now.filter(function (p) { return shown.indexOf(p) < 0; });
+        if (live && added.length) {
+          live.textContent = 'Forslag til ordvalg: ' + added.map(function (p) { return '«' + p + '»'; }).join(', ') +
+            '. Forslaget står under feltet.';
+        } else if (live && shown.length && !now.length) {
+          live.textContent = 'Ingen forslag til ordvalg i feltet længere.';
+        }
+        shown = now;
+      }
+      area.addEventListener('input', function () {
+        if (timer) {
+          window.clearTimeout(timer);
+        }
+        timer = window.setTimeout(update, 300);
+      });
+    });
+  });
+
   // <form data-autosave>: saves a draft 3 s after the last change, with the same body as the
   // "Gem kladde" button. The server answers 204 + X-Version (or 409 when somebody else saved
   // first); the form's hidden version follows, so the next save is checked against it.

@@ -175,6 +175,7 @@ async fn create(mut ctx: Ctx, Form(mut f): Form<NewMunicipality>) -> AppResult<R
     .execute(&mut *ctx.tx)
     .await?;
     crate::forms::defaults::install(&mut ctx.tx, municipality_id).await?;
+    crate::wording::install(&mut ctx.tx, municipality_id).await?;
     let mut actor = ctx.actor();
     actor.municipality_id = Some(municipality_id);
     audit::record(

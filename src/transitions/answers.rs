@@ -162,6 +162,8 @@ pub struct QuestionView {
     pub value: String,
     pub options: Vec<OptionView>,
     pub error: String,
+    /// Deficit wording found in a free-text answer (advice only, see `crate::wording`).
+    pub wording: Vec<crate::wording::Hit>,
 }
 
 pub struct SectionView {
@@ -190,6 +192,10 @@ pub struct FormPage {
     pub conflict: String,
     pub errors: Vec<ErrorItem>,
     pub sections: Vec<SectionView>,
+    /// The municipality's wording list as JSON, for the live hints of `static/app.js`.
+    pub wording_json: String,
+    /// How many answers have wording hints.
+    pub wording_answers: usize,
 }
 
 struct PageInput<'a> {
@@ -201,6 +207,7 @@ struct PageInput<'a> {
     values: &'a HashMap<Uuid, Vec<String>>,
     errors: &'a HashMap<Uuid, String>,
     conflict: String,
+    phrases: &'a [crate::wording::Phrase],
 }
 
 fn page(ctx: &Ctx, p: PageInput<'_>) -> FormPage {
@@ -209,6 +216,7 @@ fn page(ctx: &Ctx, p: PageInput<'_>) -> FormPage {
     let mut done = 0;
     let mut missing = 0;
     let mut errors = Vec::new();
+    let mut wording_answers = 0;
     let sections = p
         .template
         .sections
@@ -250,7 +258,19 @@ fn page(ctx: &Ctx, p: PageInput<'_>) -> FormPage {
                         QuestionKind::SingleChoice if choices.len() > MAX_RADIOS => "select",
                         _ => "radios",
                     };
+                    let wording = if q.kind == QuestionKind::FreeText {
+                        crate::wording::find(
+                            values.first().map(String::as_str).unwrap_or(""),
+                            p.phrases,
+                        )
+                    } else {
+                        Vec::new()
+                    };
+                    if !wording.is_empty() {
+                        wording_answers += 1;
+                    }
                     QuestionView {
+                        wording,
                         name,
                         input,
                         label: q.label.clone(),
@@ -296,6 +316,8 @@ fn page(ctx: &Ctx, p: PageInput<'_>) -> FormPage {
         conflict: p.conflict,
         errors,
         sections,
+        wording_json: serde_json::to_string(p.phrases).unwrap_or_else(|_| "[]".into()),
+        wording_answers,
     }
 }
 
@@ -322,6 +344,7 @@ pub async fn show(mut ctx: Ctx, Path(id): Path<Uuid>) -> AppResult<Response> {
         .await?
         .ok_or(AppError::NotFound)?;
     let values = stored(&mut ctx.tx, m, id).await?;
+    let phrases = crate::wording::phrases(&mut ctx.tx, m).await?;
     let page = page(
         &ctx,
         PageInput {
@@ -333,6 +356,7 @@ pub async fn show(mut ctx: Ctx, Path(id): Path<Uuid>) -> AppResult<Response> {
             values: &values,
             errors: &HashMap::new(),
             conflict: String::new(),
+            phrases: &phrases,
         },
     );
     children::audit(
@@ -481,6 +505,7 @@ pub async fn save(
         if fetch {
             return Ok(status.into_response());
         }
+        let phrases = crate::wording::phrases(&mut ctx.tx, m).await?;
         let page = page(
             &ctx,
             PageInput {
@@ -497,6 +522,7 @@ pub async fn save(
                 } else {
                     String::new()
                 },
+                phrases: &phrases,
             },
         );
         return Ok((status, Html(askama::Template::render(&page)?)).into_response());

@@ -100,7 +100,106 @@ fn rows(list: Vec<queries::ListRow>, today: Date) -> Vec<Row> {
         .collect()
 }
 
-pub async fn list(mut ctx: Ctx) -> AppResult<Response> {
+#[derive(Default, Deserialize)]
+#[serde(default)]
+pub struct ListQuery {
+    pub institution: String,
+    pub year: String,
+    pub kind: String,
+    pub state: String,
+}
+
+impl ListQuery {
+    fn is_filtered(&self) -> bool {
+        [&self.institution, &self.year, &self.kind, &self.state]
+            .iter()
+            .any(|s| !s.trim().is_empty())
+    }
+}
+
+#[derive(Template)]
+#[template(path = "transitions/filtered.html")]
+pub struct FilteredPage {
+    pub layout: Layout,
+    pub state: &'static str,
+    pub definition: &'static str,
+    pub filters: Vec<(&'static str, String)>,
+    pub back: String,
+    pub rows: Vec<Row>,
+}
+
+/// The worklist filtered to the children behind one count of the sender's status page: the
+/// same scope (administrators and the sending institutions' leaders, else 403) and the same
+/// definitions (`handover_states`).
+async fn filtered(mut ctx: Ctx, q: ListQuery) -> AppResult<Response> {
+    use super::sender_status::{self as st, State};
+    let s = st::senders(&ctx)?;
+    let institution = st::institution(&mut ctx.tx, &s, &q.institution).await?;
+    let year = st::year(&q.year)?;
+    let kind = st::kind(&q.kind)?;
+    let state = match q.state.trim() {
+        "" => State::All,
+        raw => State::parse(raw)
+            .ok_or_else(|| AppError::BadRequest("Ukendt tilstand i adressen.".into()))?,
+    };
+    let list = queries::by_state(
+        &mut ctx.tx,
+        s.municipality_id,
+        s.all,
+        &s.led,
+        institution.as_ref().map(|i| i.0),
+        year,
+        kind.map(TransitionKind::as_str),
+        state.as_str(),
+    )
+    .await?;
+    let today = children::queries::today(&mut ctx.tx).await?;
+    let mut filters = Vec::new();
+    if let Some((_, name)) = &institution {
+        filters.push(("Afsender", name.clone()));
+    }
+    if let Some(y) = year {
+        filters.push(("Årgang", y.to_string()));
+    }
+    if let Some(k) = kind {
+        filters.push(("Type", k.label().to_string()));
+    }
+    let mut back = st::PATH.to_string();
+    let mut sep = '?';
+    if let Some((id, _)) = &institution {
+        back.push_str(&format!("{sep}institution={id}"));
+        sep = '&';
+    }
+    if let Some(y) = year {
+        back.push_str(&format!("{sep}year={y}"));
+    }
+    children::audit(
+        &mut ctx,
+        Entry::new("view_list", "transitions", None).details(json!({
+            "institution": institution.as_ref().map(|i| i.0),
+            "year": year,
+            "kind": kind.map(TransitionKind::as_str),
+            "state": state.as_str(),
+            "count": list.len(),
+        })),
+    )
+    .await?;
+    let page = FilteredPage {
+        layout: ctx.layout(&format!("Overgange – {}", state.label()), NAV),
+        state: state.label(),
+        definition: state.definition(),
+        filters,
+        back,
+        rows: rows(list, today),
+    };
+    ctx.commit().await?;
+    Ok(web::render(&page)?.into_response())
+}
+
+pub async fn list(mut ctx: Ctx, Query(q): Query<ListQuery>) -> AppResult<Response> {
+    if q.is_filtered() {
+        return filtered(ctx, q).await;
+    }
     let access = Access::check(&ctx, Permission::ViewChildren)?;
     let m = access.municipality_id;
     let today = children::queries::today(&mut ctx.tx).await?;

@@ -16,6 +16,7 @@ pub mod handover;
 pub mod meeting;
 pub mod queries;
 pub mod receiving;
+pub mod sender_status;
 pub mod status;
 
 use axum::{
@@ -29,6 +30,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/transitions", get(handlers::list).post(handlers::create))
         .route("/transitions/new", get(handlers::new_form))
+        .route("/transitions/status", get(sender_status::show))
         .route(
             "/transitions/cohort",
             get(cohort::form).post(cohort::create),

@@ -449,3 +449,54 @@ pub async fn insert_cohort(
     .await?;
     Ok(rows.len() as u64)
 }
+
+/// The transitions behind one count of the sender's status page (`sender_status`): in scope,
+/// of the filters given, in `state` as `handover_states` defines it (the count uses the same).
+#[allow(clippy::too_many_arguments)]
+pub async fn by_state(
+    tx: &mut Tx,
+    municipality_id: Uuid,
+    all: bool,
+    institutions: &[Uuid],
+    institution: Option<Uuid>,
+    year: Option<i32>,
+    kind: Option<&str>,
+    state: &str,
+) -> Result<Vec<ListRow>, sqlx::Error> {
+    sqlx::query_as!(
+        ListRow,
+        r#"SELECT t.id, c.first_name || ' ' || c.last_name AS "child_name!", r.name AS receiving_name,
+                  t.kind, t.planned_date, t.status,
+                  (SELECT count(*) FROM answers a
+                   WHERE a.municipality_id = t.municipality_id AND a.transition_id = t.id
+                     AND (a.value <> '' OR cardinality(a."values") > 0)) AS "answered!",
+                  (SELECT count(*) FROM template_questions q
+                   WHERE q.municipality_id = t.municipality_id AND q.template_id = t.template_id) AS "questions!"
+           FROM transitions t
+           JOIN children c ON c.municipality_id = t.municipality_id AND c.id = t.child_id
+           JOIN institutions r ON r.municipality_id = t.municipality_id AND r.id = t.receiving_institution_id
+           WHERE t.municipality_id = $1 AND ($2 OR t.sending_institution_id = ANY($3))
+             AND ($4::uuid IS NULL OR t.sending_institution_id = $4)
+             AND ($5::int IS NULL OR (t.planned_date >= make_date($5, 1, 1)
+                                      AND t.planned_date < make_date($5 + 1, 1, 1)))
+             AND ($6::text IS NULL OR t.kind = $6)
+             AND $7 = ANY(handover_states(
+                 t.status, t.planned_date, current_date,
+                 EXISTS (SELECT 1 FROM transition_reads x
+                         WHERE x.municipality_id = t.municipality_id AND x.transition_id = t.id),
+                 EXISTS (SELECT 1 FROM transition_events e
+                         WHERE e.municipality_id = t.municipality_id AND e.transition_id = t.id
+                           AND e.to_status = 'received')))
+           ORDER BY t.planned_date, c.first_name, c.last_name, t.id
+           LIMIT 5000"#,
+        municipality_id,
+        all,
+        institutions,
+        institution,
+        year,
+        kind,
+        state
+    )
+    .fetch_all(&mut **tx)
+    .await
+}

@@ -114,6 +114,7 @@ const EXPECTED: &[(&str, &str, [u16; 10])] = &[
     ("GET", "/transitions/cohort",                         [303, 403, 200, 200, 403, 403, 403, 403, 200, 403]),
     ("POST", "/transitions/cohort",                        [303, 403, 422, 422, 403, 403, 403, 403, 422, 403]),
     ("GET", "/transitions/new",                            [303, 403, 200, 200, 200, 200, 403, 403, 200, 200]),
+    ("GET", "/transitions/status",                         [303, 403, 200, 200, 403, 403, 403, 403, 200, 403]),
     ("GET", "/inbox",                                      [303, 403, 200, 200, 200, 200, 403, 403, 200, 200]),
     ("GET", "/transitions/{id}",                           [303, 403, 200, 200, 200, 200, 403, 403, 404, 404]),
     ("GET", "/transitions/{id}/feedback",                  [303, 403, 200, 200, 200, 403, 403, 403, 404, 404]),
@@ -142,6 +143,11 @@ const EXPECTED: &[(&str, &str, [u16; 10])] = &[
     ("GET", "/insights/institutions/{id}",                 [303, 403, 200, 200, 403, 403, 403, 200, 404, 403]),
     ("GET", "/settings",                                   [303, 403, 200, 403, 403, 403, 403, 403, 200, 403]),
     ("POST", "/settings",                                  [303, 403, 422, 403, 403, 403, 403, 403, 422, 403]),
+    ("GET", "/settings/wording",                           [303, 403, 200, 403, 403, 403, 403, 403, 200, 403]),
+    ("POST", "/settings/wording",                          [303, 403, 422, 403, 403, 403, 403, 403, 422, 403]),
+    ("GET", "/settings/wording/{id}",                      [303, 403, 200, 403, 403, 403, 403, 403, 404, 403]),
+    ("POST", "/settings/wording/{id}",                     [303, 403, 422, 403, 403, 403, 403, 403, 404, 403]),
+    ("POST", "/settings/wording/{id}/delete",              [303, 403, 400, 403, 403, 403, 403, 403, 404, 403]),
     ("GET", "/users",                                      [303, 403, 200, 200, 403, 403, 403, 403, 200, 403]),
     ("GET", "/users/invite",                               [303, 403, 200, 200, 403, 403, 403, 403, 200, 403]),
     ("POST", "/users/invite",                              [303, 403, 422, 422, 403, 403, 403, 403, 422, 403]),
@@ -410,6 +416,17 @@ pub(crate) async fn fill(app: &TestApp, pattern: &str, f: &Fixture) -> String {
         f.cluster
     } else if pattern.starts_with("/classes/") {
         fixture_class(&mut conn, f).await
+    } else if pattern.starts_with("/settings/wording/") {
+        // a default entry of the fixture's municipality's wording list (not one the abuse
+        // suite added, whose text a test would then post unchanged)
+        sqlx::query_scalar(
+            "SELECT w.id FROM wording_phrases w JOIN institutions i ON i.municipality_id = w.municipality_id
+             WHERE i.id = $1 ORDER BY w.phrase_key = 'doven' DESC, w.phrase_key LIMIT 1",
+        )
+        .bind(f.institution)
+        .fetch_one(&mut conn)
+        .await
+        .unwrap()
     } else {
         Uuid::new_v4()
     };

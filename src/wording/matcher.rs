@@ -1,0 +1,219 @@
+//! Finding deficit wording in a free-text answer: a phrase matches case-insensitively on word
+//! boundaries (the characters before and after are not letters or digits), and the spaces of a
+//! phrase match any run of white space, so «kan ikke» finds «Kan\nikke» but not «kanikke» or
+//! «kan ikkeløsbare». `static/app.js` does the same in the browser, live while typing.
+
+/// One phrase of the municipality's list.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Phrase {
+    pub phrase: String,
+    pub suggestion: String,
+}
+
+/// A phrase found in a text: the sentence it stands in, split around the match.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Hit {
+    pub phrase: String,
+    pub suggestion: String,
+    pub before: String,
+    pub matched: String,
+    pub after: String,
+}
+
+/// At most this many hints per answer: a list longer than that helps nobody.
+pub const MAX_HITS: usize = 10;
+/// Characters of context shown on either side of a match.
+const CONTEXT: usize = 80;
+
+/// The stored form of a phrase: trimmed, lower case, single spaces.
+pub fn normalize(phrase: &str) -> String {
+    phrase
+        .split_whitespace()
+        .map(|w| w.to_lowercase())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn same(a: char, b: char) -> bool {
+    a == b || a.to_lowercase().eq(b.to_lowercase())
+}
+
+fn is_word(c: char) -> bool {
+    c.is_alphanumeric()
+}
+
+/// Where `phrase` (already split into its words) matches `text` at `start`: the end index.
+fn match_at(text: &[char], start: usize, words: &[Vec<char>]) -> Option<usize> {
+    let mut i = start;
+    for (n, word) in words.iter().enumerate() {
+        if n > 0 {
+            let gap = i;
+            while i < text.len() && text[i].is_whitespace() {
+                i += 1;
+            }
+            if i == gap {
+                return None;
+            }
+        }
+        if i + word.len() > text.len() {
+            return None;
+        }
+        if !word.iter().zip(&text[i..]).all(|(p, t)| same(*p, *t)) {
+            return None;
+        }
+        i += word.len();
+    }
+    Some(i)
+}
+
+fn sentence_bounds(text: &[char], start: usize, end: usize) -> (usize, usize) {
+    let stop = |c: char| matches!(c, '.' | '!' | '?' | '\n');
+    let mut from = start;
+    while from > 0 && !stop(text[from - 1]) && start - from < CONTEXT {
+        from -= 1;
+    }
+    let mut to = end;
+    while to < text.len() && !stop(text[to]) && to - end < CONTEXT {
+        to += 1;
+    }
+    if to < text.len() && stop(text[to]) && text[to] != '\n' {
+        to += 1;
+    }
+    (from, to)
+}
+
+/// The phrases of `list` found in `text`, each once (its first occurrence), in the order they
+/// appear in the text; at most `MAX_HITS`.
+pub fn find(text: &str, list: &[Phrase]) -> Vec<Hit> {
+    let chars: Vec<char> = text.chars().collect();
+    let mut found: Vec<(usize, Hit)> = Vec::new();
+    for p in list {
+        let words: Vec<Vec<char>> = p
+            .phrase
+            .split_whitespace()
+            .map(|w| w.chars().collect())
+            .collect();
+        if words.is_empty() {
+            continue;
+        }
+        let first = words[0][0];
+        let hit = (0..chars.len()).find_map(|s| {
+            if !same(first, chars[s]) || (s > 0 && is_word(chars[s - 1])) {
+                return None;
+            }
+            let e = match_at(&chars, s, &words)?;
+            if e < chars.len() && is_word(chars[e]) {
+                return None;
+            }
+            Some((s, e))
+        });
+        if let Some((s, e)) = hit {
+            let (from, to) = sentence_bounds(&chars, s, e);
+            let piece = |a: usize, b: usize| chars[a..b].iter().collect::<String>();
+            let mut before = piece(from, s).trim_start().to_string();
+            if from > 0 && !matches!(chars[from - 1], '.' | '!' | '?' | '\n') {
+                before.insert(0, '…');
+            }
+            let mut after = piece(e, to).trim_end().to_string();
+            if to < chars.len() && !matches!(chars[to - 1], '.' | '!' | '?') && chars[to] != '\n' {
+                after.push('…');
+            }
+            found.push((
+                s,
+                Hit {
+                    phrase: p.phrase.clone(),
+                    suggestion: p.suggestion.clone(),
+                    before,
+                    matched: piece(s, e),
+                    after,
+                },
+            ));
+        }
+    }
+    found.sort_by_key(|(s, _)| *s);
+    found.into_iter().take(MAX_HITS).map(|(_, h)| h).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn list(phrases: &[&str]) -> Vec<Phrase> {
+        phrases
+            .iter()
+            .map(|p| Phrase {
+                phrase: normalize(p),
+                suggestion: format!("om {p}"),
+            })
+            .collect()
+    }
+
+    fn phrases(text: &str, l: &[&str]) -> Vec<String> {
+        find(text, &list(l)).into_iter().map(|h| h.phrase).collect()
+    }
+
+    #[test]
+    fn matches_case_insensitively_on_word_boundaries() {
+        let l = ["kan ikke", "doven", "umulig"];
+        assert_eq!(phrases("Hun KAN IKKE lide larm.", &l), ["kan ikke"]);
+        assert_eq!(phrases("Doven, siger de.", &l), ["doven"]);
+        assert_eq!(phrases("Han er (umulig).", &l), ["umulig"]);
+        // parts of other words are not matches
+        assert!(phrases("Vi kanikke noget. Dovenskab og umuligheder.", &l).is_empty());
+        assert!(phrases("Hun kan ikkeløsbare opgaver", &l).is_empty());
+        assert!(phrases("ekan ikke", &l).is_empty());
+        assert!(phrases("Han er glad og nysgerrig.", &l).is_empty());
+        assert!(phrases("", &l).is_empty());
+    }
+
+    #[test]
+    fn danish_letters_and_whitespace() {
+        let l = ["dårlig til", "ærlig"];
+        assert_eq!(phrases("Er DÅRLIG\n  til at vente.", &l), ["dårlig til"]);
+        assert_eq!(phrases("Ærlig og sjov.", &l), ["ærlig"]);
+        // å is a letter: «uærlig» does not contain the word «ærlig»
+        assert!(phrases("uærlig", &l).is_empty());
+        assert!(phrases("dårligtil", &l).is_empty());
+    }
+
+    #[test]
+    fn each_phrase_once_in_text_order_with_its_sentence() {
+        let hits = find(
+            "Leger godt med andre. Han er doven om morgenen! Han kan ikke sidde stille. Han kan ikke vente.",
+            &list(&["kan ikke", "doven"]),
+        );
+        assert_eq!(hits.len(), 2);
+        assert_eq!(hits[0].phrase, "doven");
+        assert_eq!(hits[0].before, "Han er ");
+        assert_eq!(hits[0].matched, "doven");
+        assert_eq!(hits[0].after, " om morgenen!");
+        assert_eq!(hits[0].suggestion, "om doven");
+        assert_eq!(hits[1].matched, "kan ikke");
+        assert_eq!(hits[1].after, " sidde stille.");
+    }
+
+    #[test]
+    fn keeps_the_original_spelling_and_shortens_long_sentences() {
+        let long = format!("{} Kan Ikke {}", "a ".repeat(100), "b ".repeat(100));
+        let hits = find(&long, &list(&["kan ikke"]));
+        assert_eq!(hits[0].matched, "Kan Ikke");
+        assert!(hits[0].before.starts_with('…'));
+        assert!(hits[0].after.ends_with('…'));
+        assert!(hits[0].before.chars().count() <= CONTEXT + 1);
+    }
+
+    #[test]
+    fn at_most_max_hits() {
+        let words: Vec<String> = (0..20).map(|i| format!("ord{i}")).collect();
+        let text = words.join(" ");
+        let l: Vec<&str> = words.iter().map(String::as_str).collect();
+        assert_eq!(find(&text, &list(&l)).len(), MAX_HITS);
+    }
+
+    #[test]
+    fn normalizes_phrases() {
+        assert_eq!(normalize("  Kan   IKKE \n"), "kan ikke");
+        assert_eq!(normalize("ÆBLE"), "æble");
+        assert_eq!(normalize("   "), "");
+    }
+}
