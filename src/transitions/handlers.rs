@@ -465,6 +465,8 @@ pub struct ShowPage {
     pub amendments: Option<Vec<super::amendments::AmendmentView>>,
     pub may_amend: bool,
     pub may_recall: bool,
+    /// Transfers to other municipalities (the sending side only).
+    pub transfers: crate::transfers::handlers::TransitionTransfers,
 }
 
 pub(super) fn format_at(at: time::OffsetDateTime) -> String {
@@ -527,6 +529,7 @@ pub async fn show(mut ctx: Ctx, Path(id): Path<Uuid>) -> AppResult<Response> {
     )
     .await?;
     let end = super::receiving::for_page(&mut ctx, &t, acts).await?;
+    let transfers = crate::transfers::handlers::for_transition(&mut ctx, &t).await?;
     let acknowledged = events
         .iter()
         .rfind(|e| e.to_status == Status::Received.as_str())
@@ -549,6 +552,7 @@ pub async fn show(mut ctx: Ctx, Path(id): Path<Uuid>) -> AppResult<Response> {
         amendments: end.amendments,
         may_amend: end.may_amend,
         may_recall: end.may_recall,
+        transfers,
         layout: ctx.layout(&format!("Overgang – {}", t.child_name), NAV),
         id,
         child_href: children::child_path(t.child_id),
