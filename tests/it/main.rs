@@ -20,5 +20,6 @@ mod privacy;
 mod receiving;
 mod settings;
 mod tenancy;
+mod transfers;
 mod transitions;
 mod users;
