@@ -271,14 +271,14 @@ pub struct StartPage {
 }
 
 async fn open_transfer(tx: &mut Tx, m: Uuid, transition: Uuid) -> Result<bool, sqlx::Error> {
-    Ok(sqlx::query_scalar!(
+    sqlx::query_scalar!(
         r#"SELECT EXISTS (SELECT 1 FROM transfers WHERE municipality_id = $1 AND transition_id = $2
                           AND status IN ('pending', 'destination_unknown')) AS "open!""#,
         m,
         transition
     )
     .fetch_one(&mut **tx)
-    .await?)
+    .await
 }
 
 /// The transition a transfer may start from: the user leads the sending institution (or

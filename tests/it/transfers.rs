@@ -29,6 +29,10 @@ where
     sqlx::query_scalar(sql).fetch_one(&mut conn).await.unwrap()
 }
 
+/// A question of the form: id, template, kind, options, sensitive, section, visible to the
+/// receiver.
+type QuestionRow = (Uuid, Uuid, String, Vec<String>, bool, Uuid, bool);
+
 struct Handover {
     transition: Uuid,
     child: Uuid,
@@ -80,7 +84,7 @@ async fn ready_handover(app: &TestApp, first: &str) -> Handover {
     .await
     .unwrap();
     // Every question answered, straight into the answers table.
-    let rows: Vec<(Uuid, Uuid, String, Vec<String>, bool, Uuid, bool)> = sqlx::query_as(
+    let rows: Vec<QuestionRow> = sqlx::query_as(
         "SELECT q.id, q.template_id, q.kind, q.options, q.sensitive, q.section_id, q.visible_to_receiver
          FROM transitions t JOIN template_questions q
            ON q.municipality_id = t.municipality_id AND q.template_id = t.template_id
