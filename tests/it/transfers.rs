@@ -820,3 +820,72 @@ async fn an_import_of_a_malformed_oversized_or_wrong_version_package_changes_not
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
     assert_eq!(counts().await, before);
 }
+
+/// Runs the retention purge of municipality `m` as the app would, with a cutoff of tomorrow
+/// (so everything decided or received today is due).
+async fn purge(app: &TestApp, m: Uuid) {
+    let mut tx = app.db.begin().await.unwrap();
+    sqlx::query("SELECT set_config('app.municipality_id', $1, true)")
+        .bind(m.to_string())
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    sqlx::query("SELECT * FROM retention_purge($1, now() + interval '1 day', false)")
+        .bind(m)
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+}
+
+#[tokio::test]
+async fn subject_access_and_retention_cover_transfers_and_received_handovers() {
+    let app = spawn_app().await;
+    let vejle = app.municipality_id("0630").await;
+    let stevns = app.municipality_id("0336").await;
+    let h = ready_handover(&app, "Hanna").await;
+    let leder = app.login(LEDER).await;
+    let transfer = start(&app, &leder, &h, &stevns.to_string()).await;
+    let stevns_admin = app.login(STEVNS_ADMIN).await;
+    let r = accept(
+        &stevns_admin,
+        transfer,
+        institution(&app, "Strandskolen").await,
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let received: Uuid = one(
+        &app,
+        &format!(
+            "SELECT id FROM children WHERE municipality_id = '{stevns}' AND first_name = 'Hanna'"
+        ),
+    )
+    .await;
+    let (code, json) = stevns_admin
+        .get_text(&format!("/children/{received}/export.json"))
+        .await;
+    assert_eq!(code, StatusCode::OK);
+    assert!(
+        json.contains("incoming_handovers") && json.contains(VISIBLE),
+        "{json}"
+    );
+    let vejle_admin = app.login(VEJLE_ADMIN).await;
+    let (_, json) = vejle_admin
+        .get_text(&format!("/children/{}/export.json", h.child))
+        .await;
+    assert!(
+        json.contains("\"transfer\"") && json.contains("Stevns (0336)"),
+        "{json}"
+    );
+
+    // Decided and received today: due with a cutoff of tomorrow, on either side.
+    purge(&app, stevns).await;
+    assert_eq!(rls_count(&app, stevns, "incoming_handovers").await, 0);
+    assert_eq!(
+        rls_count(&app, vejle, "transfers").await,
+        1,
+        "not Stevns's to purge"
+    );
+    purge(&app, vejle).await;
+    assert_eq!(rls_count(&app, vejle, "transfers").await, 0);
+}
