@@ -39,6 +39,8 @@ CREATE POLICY tenant ON correction_requests USING (municipality_id = app_municip
 GRANT SELECT, INSERT, UPDATE ON correction_requests TO overgang_app;
 
 -- Retention: the latest body (migration 17) plus the correction requests of purged transitions.
+-- The body of migration 17 plus the correction requests and, from migration 20 (which runs
+-- before this one), the transfers and incoming handovers.
 CREATE OR REPLACE FUNCTION retention_purge(p_municipality uuid, p_cutoff timestamptz, p_dry_run boolean)
 RETURNS TABLE (
     purged_transitions bigint,
@@ -110,6 +112,15 @@ BEGIN
             WHERE p.municipality_id = p_municipality AND p.transition_id = ANY (v_due))
          + (SELECT count(*) FROM correction_requests c
             WHERE c.municipality_id = p_municipality AND c.transition_id = ANY (v_due))
+         -- transfers (migration 20): those of a purged transition, and decided ones past the cutoff
+         + (SELECT count(*) FROM transfers x
+            WHERE x.municipality_id = p_municipality
+              AND (x.transition_id = ANY (v_due)
+                   OR (x.status IN ('accepted', 'rejected', 'closed')
+                       AND coalesce(x.decided_at, x.started_at) < p_cutoff)))
+         -- incoming handovers (migration 20) received before the cutoff
+         + (SELECT count(*) FROM incoming_handovers h
+            WHERE h.municipality_id = p_municipality AND h.received_at < p_cutoff)
       INTO erased_notes;
     SELECT count(*) INTO erased_feedback_texts FROM feedback_requests f
     WHERE f.municipality_id = p_municipality AND f.transition_id = ANY (v_due) AND f.missing IS NOT NULL;
@@ -146,6 +157,14 @@ BEGIN
     WHERE municipality_id = p_municipality AND transition_id = ANY (v_due);
     DELETE FROM correction_requests
     WHERE municipality_id = p_municipality AND transition_id = ANY (v_due);
+    -- transfers to other municipalities and handovers received from them (migration 20)
+    DELETE FROM transfers
+    WHERE municipality_id = p_municipality
+      AND (transition_id = ANY (v_due)
+           OR (status IN ('accepted', 'rejected', 'closed')
+               AND coalesce(decided_at, started_at) < p_cutoff));
+    DELETE FROM incoming_handovers
+    WHERE municipality_id = p_municipality AND received_at < p_cutoff;
     DELETE FROM parent_links
     WHERE municipality_id = p_municipality AND transition_id = ANY (v_due);
     DELETE FROM transition_reads

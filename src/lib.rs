@@ -24,6 +24,7 @@ pub mod server;
 pub mod settings;
 pub mod state;
 pub mod synthetic;
+pub mod transfers;
 pub mod transitions;
 pub mod users;
 pub mod web;
@@ -51,6 +52,7 @@ pub fn router(state: AppState) -> Router {
         .merge(forms::router())
         .merge(users::router())
         .merge(transitions::router())
+        .merge(transfers::router())
         .merge(audit::router())
         .merge(dsar::router())
         .merge(parents::router())

@@ -100,6 +100,7 @@ pub fn navigation(user: &CurrentUser) -> Vec<(&'static str, &'static str)> {
         nav.push(("/clusters", "Klynger"));
         nav.push(("/templates", "Skabeloner"));
         nav.push(("/import", "Import"));
+        nav.push(("/transfers", "Flytninger"));
         nav.push(("/settings", "Indstillinger"));
     }
     if user.can(Permission::ViewAuditLog) {

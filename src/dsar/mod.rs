@@ -67,7 +67,7 @@ impl SubjectCpr {
 pub struct TextSection {
     pub transition_id: Uuid,
     /// "meeting", "agreement", "amendment", "parent_perspective", "class", "handover_wish",
-    /// "correction_request" or "correction_answer"
+    /// "correction_request", "correction_answer" or "transfer"
     pub kind: String,
     pub at: String,
     pub by: Option<String>,
@@ -85,6 +85,7 @@ impl TextSection {
             "handover_wish" => "Afsenderens ønske om møde",
             "correction_request" => "Forælders anmodning om rettelse",
             "correction_answer" => "Svar på anmodning om rettelse",
+            "transfer" => "Flytning til en anden kommune",
             _ => "Tekst",
         }
     }
@@ -109,8 +110,21 @@ pub struct SubjectAccess {
     /// What else people wrote about the child's transitions: the handover meeting and its
     /// agreements, amendments after sending, and the parents' own perspective.
     pub texts: Vec<TextSection>,
+    /// Handovers received for the child from other municipalities, with their packages.
+    pub incoming_handovers: Vec<IncomingSection>,
     /// Who read or changed the child's data, when and from where (newest first).
     pub audit_log: Vec<AuditSection>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct IncomingSection {
+    pub id: Uuid,
+    pub sending_municipality: String,
+    pub received_at: String,
+    /// "transfer" or "import"
+    pub source: String,
+    /// The package as received (docs/handover-package.md).
+    pub package: serde_json::Value,
 }
 
 #[derive(Debug, Serialize)]
@@ -518,10 +532,32 @@ pub async fn collect(
                FROM correction_requests c
                LEFT JOIN users u ON u.municipality_id = c.municipality_id AND u.id = c.answered_by
                WHERE c.municipality_id = $1 AND c.transition_id = ANY($2) AND c.answer IS NOT NULL
+               UNION ALL
+               SELECT t.transition_id, 'transfer', t.started_at, u.name,
+                      concat_ws(E'\n', 'Til: ' || coalesce(tm.name || ' (' || tm.code || ')', 'ukendt destination'),
+                                'Status: ' || t.status, 'Besluttet: ' || t.decided_at::text,
+                                nullif('Begrundelse: ' || t.decision_note, 'Begrundelse: '))
+               FROM transfers t
+               LEFT JOIN transfer_municipalities() tm ON tm.id = t.receiving_municipality_id
+               LEFT JOIN users u ON u.municipality_id = t.municipality_id AND u.id = t.started_by
+               WHERE t.municipality_id = $1 AND t.transition_id = ANY($2)
            ) x
            ORDER BY at, kind"#,
         municipality_id,
         &ids,
+        LOCAL_TZ
+    )
+    .fetch_all(&mut **tx)
+    .await?;
+    let incoming_handovers = sqlx::query_as!(
+        IncomingSection,
+        r#"SELECT id, sending_municipality_name || ' (' || sending_municipality_code || ')' AS "sending_municipality!",
+                  to_char(received_at AT TIME ZONE $3, 'YYYY-MM-DD HH24:MI:SS') AS "received_at!",
+                  source, package
+           FROM incoming_handovers WHERE municipality_id = $1 AND child_id = $2
+           ORDER BY received_at, id"#,
+        municipality_id,
+        child_id,
         LOCAL_TZ
     )
     .fetch_all(&mut **tx)
@@ -560,6 +596,7 @@ pub async fn collect(
         consent_records,
         feedback,
         texts,
+        incoming_handovers,
         audit_log,
     }))
 }

@@ -568,6 +568,8 @@ pub struct ShowPage {
     /// answer.
     pub show_corrections: bool,
     pub open_corrections: i64,
+    /// Transfers to other municipalities (the sending side only).
+    pub transfers: crate::transfers::handlers::TransitionTransfers,
 }
 
 pub(super) fn format_at(at: time::OffsetDateTime) -> String {
@@ -635,6 +637,7 @@ pub async fn show(mut ctx: Ctx, Path(id): Path<Uuid>) -> AppResult<Response> {
     } else {
         0
     };
+    let transfers = crate::transfers::handlers::for_transition(&mut ctx, &t).await?;
     let acknowledged = events
         .iter()
         .rfind(|e| e.to_status == Status::Received.as_str())
@@ -659,6 +662,7 @@ pub async fn show(mut ctx: Ctx, Path(id): Path<Uuid>) -> AppResult<Response> {
         may_recall: end.may_recall,
         show_corrections: acts,
         open_corrections,
+        transfers,
         layout: ctx.layout(&format!("Overgang – {}", t.child_name), NAV),
         id,
         child_href: children::child_path(t.child_id),

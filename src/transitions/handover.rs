@@ -29,12 +29,17 @@ pub struct ItemView {
 }
 
 pub struct SectionRead {
+    /// The template section (what consent decisions refer to).
+    pub id: Uuid,
     pub title: String,
     pub items: Vec<ItemView>,
     /// For the receiver: the section has sensitive content that is not released by consent.
     pub withheld: bool,
     /// For the sender: the section holds sensitive questions (needs consent to be shared).
     pub sensitive: bool,
+    /// The section holds sensitive questions visible to the receiver: what the receiver reads
+    /// of it depends on consent.
+    pub needs_consent: bool,
 }
 
 /// Stored answers as raw values (one value, or the chosen options), for `audience`.
@@ -150,11 +155,11 @@ pub async fn load(
     let mut sections = Vec::new();
     for s in &template.sections {
         let sensitive = s.questions.iter().any(|q| q.sensitive);
-        let withheld = audience == Audience::Receiver
-            && s.questions
-                .iter()
-                .any(|q| q.sensitive && q.visible_to_receiver)
-            && !released.contains(&s.id);
+        let needs_consent = s
+            .questions
+            .iter()
+            .any(|q| q.sensitive && q.visible_to_receiver);
+        let withheld = audience == Audience::Receiver && needs_consent && !released.contains(&s.id);
         let items: Vec<ItemView> = s
             .questions
             .iter()
@@ -172,10 +177,12 @@ pub async fn load(
             continue;
         }
         sections.push(SectionRead {
+            id: s.id,
             title: s.title.clone(),
             items,
             withheld,
             sensitive,
+            needs_consent,
         });
     }
     Ok(sections)

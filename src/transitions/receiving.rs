@@ -299,6 +299,8 @@ pub struct InboxPage {
     pub on_the_way: i64,
     pub show_receiving: bool,
     pub followups: Vec<meeting::FollowUp>,
+    /// Handovers received from other municipalities.
+    pub from_elsewhere: Vec<crate::transfers::handlers::InboxRow>,
 }
 
 pub async fn inbox(mut ctx: Ctx) -> AppResult<Response> {
@@ -309,6 +311,7 @@ pub async fn inbox(mut ctx: Ctx) -> AppResult<Response> {
     let rows = incoming(&mut ctx.tx, m, all, &mine, ctx.user.id).await?;
     let on_the_way = on_the_way(&mut ctx.tx, m, all, &mine).await?;
     let followups = meeting::follow_ups(&mut ctx.tx, m, all, &mine).await?;
+    let from_elsewhere = crate::transfers::handlers::for_inbox(&mut ctx.tx, m, all, &mine).await?;
     let page = InboxPage {
         layout: ctx.layout("Indbakke", INBOX),
         rows: rows
@@ -328,6 +331,7 @@ pub async fn inbox(mut ctx: Ctx) -> AppResult<Response> {
         on_the_way,
         show_receiving: all || mine.len() > 1,
         followups,
+        from_elsewhere,
     };
     ctx.commit().await?;
     Ok(web::render(&page)?.into_response())

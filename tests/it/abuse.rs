@@ -118,6 +118,14 @@ const ROUTES: &[(&str, Who, &str, Valid, &[&str])] = &[
     ("/settings/wording", Who::Admin, "/settings/wording", &[("phrase", "abuseord"), ("suggestion", "Skriv noget andet.")], &["/settings/wording"]),
     ("/settings/wording/{id}", Who::Admin, "/settings/wording/{id}", &[], &["/settings/wording"]),
     ("/settings/wording/{id}/delete", Who::Admin, "/settings/wording/{id}", &[], &[]),
+    // Offered only for a handover that is ready or sent (the fixture's is a draft), and for
+    // transfers that exist (covered with real ids in transfers.rs).
+    ("/transitions/{id}/transfer", Who::Admin, "", &[], &[]),
+    ("/transfers/import", Who::Admin, "/transfers/import", &[], &[]),
+    ("/transfers/{id}/accept", Who::Admin, "", &[], &[]),
+    ("/transfers/{id}/reject", Who::Admin, "", &[], &[]),
+    ("/transfers/{id}/destination", Who::Admin, "", &[], &[]),
+    ("/transfers/{id}/close", Who::Admin, "", &[], &[]),
     ("/users/invite", Who::Admin, "/users/invite", &[("name", "Abuse Bruger"), ("email", "abuse@vejle.overgang.test"), ("role", "analyst")], &["/users"]),
     ("/users/{id}/roles", Who::Admin, "/users/{id}", &[], &[]),
     ("/users/{id}/roles/{assignment}/remove", Who::Admin, "/users/{id}", &[], &[]),

@@ -23,6 +23,7 @@ mod receiving;
 mod sender_status;
 mod settings;
 mod tenancy;
+mod transfers;
 mod transitions;
 mod users;
 mod wording;
