@@ -34,15 +34,26 @@ pub fn normalize(phrase: &str) -> String {
         .join(" ")
 }
 
-fn same(a: char, b: char) -> bool {
-    a == b || a.to_lowercase().eq(b.to_lowercase())
+/// A character in lower case, when that is one character (it is for every letter a Danish text
+/// uses); else the character itself. Texts and phrases are lowered once, so the scan below
+/// compares plain characters: this runs over every free-text answer each time a form is shown.
+fn lower(c: char) -> char {
+    if c.is_ascii() {
+        return c.to_ascii_lowercase();
+    }
+    let mut l = c.to_lowercase();
+    match (l.next(), l.next()) {
+        (Some(x), None) => x,
+        _ => c,
+    }
 }
 
 fn is_word(c: char) -> bool {
     c.is_alphanumeric()
 }
 
-/// Where `phrase` (already split into its words) matches `text` at `start`: the end index.
+/// Where `phrase` (already split into its lowered words) matches the lowered `text` at `start`:
+/// the end index.
 fn match_at(text: &[char], start: usize, words: &[Vec<char>]) -> Option<usize> {
     let mut i = start;
     for (n, word) in words.iter().enumerate() {
@@ -58,7 +69,7 @@ fn match_at(text: &[char], start: usize, words: &[Vec<char>]) -> Option<usize> {
         if i + word.len() > text.len() {
             return None;
         }
-        if !word.iter().zip(&text[i..]).all(|(p, t)| same(*p, *t)) {
+        if word[..] != text[i..i + word.len()] {
             return None;
         }
         i += word.len();
@@ -86,22 +97,23 @@ fn sentence_bounds(text: &[char], start: usize, end: usize) -> (usize, usize) {
 /// appear in the text; at most `MAX_HITS`.
 pub fn find(text: &str, list: &[Phrase]) -> Vec<Hit> {
     let chars: Vec<char> = text.chars().collect();
+    let lowered: Vec<char> = chars.iter().map(|c| lower(*c)).collect();
     let mut found: Vec<(usize, Hit)> = Vec::new();
     for p in list {
         let words: Vec<Vec<char>> = p
             .phrase
             .split_whitespace()
-            .map(|w| w.chars().collect())
+            .map(|w| w.chars().map(lower).collect())
             .collect();
         if words.is_empty() {
             continue;
         }
         let first = words[0][0];
         let hit = (0..chars.len()).find_map(|s| {
-            if !same(first, chars[s]) || (s > 0 && is_word(chars[s - 1])) {
+            if lowered[s] != first || (s > 0 && is_word(chars[s - 1])) {
                 return None;
             }
-            let e = match_at(&chars, s, &words)?;
+            let e = match_at(&lowered, s, &words)?;
             if e < chars.len() && is_word(chars[e]) {
                 return None;
             }
