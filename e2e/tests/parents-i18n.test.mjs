@@ -130,6 +130,12 @@ describe('parents in English, and correction requests', () => {
         'the switch marks the current language',
       );
       assert.ok(!(await page.content()).includes(SURNAME), 'only the first name of the child');
+      // Staff's Danish is marked as Danish; a translated scale value is not (WCAG 3.1.2).
+      assert.equal(await page.locator('dl.parent-answers dt').first().getAttribute('lang'), 'da');
+      const scale = page.locator('dl.parent-answers dd', { hasText: '1 – needs a lot of support' }).first();
+      assert.equal(await scale.getAttribute('lang'), null);
+      const written = page.locator('dl.parent-answers dd', { hasText: 'Skrevet i browsertesten.' }).first();
+      assert.equal(await written.getAttribute('lang'), 'da');
       await shot(page, 'i18n-parent-en');
       await checkA11y(page, 'i18n-parent-en');
 
