@@ -305,6 +305,9 @@ pub async fn open(state: &AppState, token: &str) -> AppResult<Option<Link>> {
 pub struct AnswerView {
     pub label: String,
     pub answer: String,
+    /// The answer is in the page's language (a scale value or "not filled in"), not the staff's
+    /// Danish.
+    pub translated: bool,
 }
 
 pub struct SectionView {
@@ -461,9 +464,19 @@ async fn page(
                     let text = a
                         .map(|a| display_answer(&tr, q.kind, a.value.as_deref(), &a.values))
                         .unwrap_or_default();
+                    let value = a
+                        .and_then(|a| a.value.as_deref())
+                        .unwrap_or_default()
+                        .trim();
+                    let empty = text.trim().is_empty();
                     AnswerView {
                         label: q.label.clone(),
-                        answer: if text.trim().is_empty() {
+                        translated: empty
+                            || (matches!(
+                                q.kind,
+                                QuestionKind::Scale1To4 | QuestionKind::TrafficLight
+                            ) && q.kind.scale().iter().any(|(v, _)| *v == value)),
+                        answer: if empty {
                             tr.t("handover.not_filled")
                         } else {
                             text
