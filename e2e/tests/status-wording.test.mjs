@@ -3,10 +3,11 @@
 //    count and lands on exactly the children behind it (the demo's "Ida Eksempel" was sent from
 //    Børnehaven Solsikken), and gets back to the status filtered to that cohort;
 // 2. the municipal administrator adds a deficit phrase with a suggestion to the wording list,
-//    is told about a duplicate, edits the suggestion and sees it listed;
-// 3. a pedagogue writes a deficit sentence in a free-text answer of a handover form: the hint
-//    appears while typing (static/app.js, no request to the server), the same hint is rendered
-//    by the server after saving, and neutral text shows none.
+//    is told about a duplicate, edits the suggestion, and adds a phrase with a hyphen;
+// 3. a pedagogue writes deficit sentences in free-text answers of a handover form (a default
+//    phrase, and the administrator's two): the hints appear while typing (static/app.js, no
+//    request to the server), the server renders the same hints after saving, and neutral text
+//    shows none (and no empty hint box).
 // Every page passes axe.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
@@ -122,6 +123,11 @@ describe('wording', () => {
   const EDITED = `Beskriv situationen, hvad der går forud, og hvad der gør barnet glad igen (${letters()}).`;
   const DEFICIT = 'Ida kan ikke sidde stille i samlingen. Hun elsker at male.';
   const NEUTRAL = 'Ida sidder stille i samlingen, når hun har noget i hænderne. Hun elsker at male.';
+  const DEFICIT_OTHER = `Om morgenen er Ida ${PHRASE}. Hun er ikke-skoleparat, siger mor.`;
+  const NEUTRAL_OTHER = 'Om morgenen falder Ida til ro med en bog. Hun glæder sig til skolen.';
+  // A phrase with a hyphen: nothing special for the server, and must not be for the browser.
+  const HYPHENATED = 'ikke-skoleparat';
+  const HYPHENATED_SUGGESTION = 'Beskriv, hvad barnet allerede kan, og hvad det øver sig på inden skolestart.';
   const KAN_IKKE =
     'Beskriv, hvad barnet kan, og hvad der hjælper det videre, fx «kan med støtte fra en voksen …» eller «er på vej til at …».';
 
@@ -168,12 +174,18 @@ describe('wording', () => {
       await page.getByText(`«${PHRASE}» er gemt.`).waitFor();
       assert.equal(squash(await row.locator('td').nth(1).textContent()), EDITED);
       assert.equal(await page.getByText(SUGGESTION).count(), 0, 'the old suggestion is gone');
+
+      await page.getByLabel('Ord eller udtryk').fill(HYPHENATED);
+      await page.getByLabel('Forslag til pædagogen').fill(HYPHENATED_SUGGESTION);
+      await page.getByRole('button', { name: 'Tilføj', exact: true }).click();
+      await page.getByText(`«${HYPHENATED}» er tilføjet til listen.`).waitFor();
       await shot(page, 'wording-list');
       await checkA11y(page, 'wording-list-edited');
       assertNoPageErrors(page);
     });
   });
 
+  // Also uses the two phrases the administrator added above (node:test runs them in order).
   test('the pedagogue gets a hint while typing and after saving', TIMEOUT, async () => {
     const surname = `Ordvalg${letters()}`;
     const child = `Ida ${surname}`;
@@ -207,59 +219,77 @@ describe('wording', () => {
       page.on('request', (r) => {
         if (r.method() === 'POST' && new URL(r.url()).pathname === formPath) saves.push(r);
       });
-      const area = page.locator('textarea[data-wording-target]').first();
+      const areas = page.locator('textarea[data-wording-target]');
+      assert.ok((await areas.count()) >= 2, 'the form has free-text answers');
+      const area = areas.nth(0);
+      const other = areas.nth(1);
       const hints = page.locator(`#${await area.getAttribute('data-wording-target')}`);
+      const otherHints = page.locator(`#${await other.getAttribute('data-wording-target')}`);
+      const liveRegion = page.locator('#wording-live');
+      const items = async (box) => (await box.locator('li').allTextContents()).map(squash);
       assert.match(await area.getAttribute('aria-describedby'), /-wording$/, 'the hints describe the field');
-      assert.equal(await hints.isVisible(), false, 'no hint before anything is written');
+      assert.equal(await hints.isVisible(), false, 'no hint box before anything is written');
+      assert.equal(await otherHints.isVisible(), false, 'no hint box before anything is written');
 
+      // Live, while typing: the default phrase «kan ikke» …
       await area.click();
       await area.pressSequentially(DEFICIT);
       await hints.locator('strong', { hasText: '«kan ikke»' }).waitFor({ timeout: 2_000 });
-      assert.equal(saves.length, 0, 'the live hint needs no request to the server');
       const TITLE = 'Forslag til ordvalg (kun et råd – du kan gemme som det står):';
       assert.equal(squash(await hints.locator('.wording-hints-title').textContent()), TITLE);
-      const live = (await hints.locator('li').allTextContents()).map(squash);
+      const live = await items(hints);
       assert.deepEqual(live, [`«kan ikke» i «Ida kan ikke sidde stille i samlingen.»: ${KAN_IKKE}`]);
       assert.equal(squash(await hints.locator('mark').textContent()), 'kan ikke');
+      assert.equal(squash(await liveRegion.textContent()), 'Forslag til ordvalg: «kan ikke». Forslaget står under feltet.');
+      // … and the administrator's two phrases, with the edited suggestion.
+      await other.click();
+      await other.pressSequentially(DEFICIT_OTHER);
+      await otherHints.locator('li').nth(1).waitFor({ timeout: 2_000 });
+      const liveOther = await items(otherHints);
+      assert.deepEqual(liveOther, [
+        `«${PHRASE}» i «Om morgenen er Ida ${PHRASE}.»: ${EDITED}`,
+        `«${HYPHENATED}» i «Hun er ${HYPHENATED}, siger mor.»: ${HYPHENATED_SUGGESTION}`,
+      ]);
       assert.equal(
-        squash(await page.locator('#wording-live').textContent()),
-        'Forslag til ordvalg: «kan ikke». Forslaget står under feltet.',
+        squash(await liveRegion.textContent()),
+        `Forslag til ordvalg: «${PHRASE}», «${HYPHENATED}». Forslaget står under feltet.`,
       );
+      assert.equal(saves.length, 0, 'the live hints need no request to the server');
+      assert.equal(await page.getByText(/svar har forslag til ordvalg/).count(), 0, 'no server hint yet');
       await shot(page, 'wording-form-live-hint');
       await checkA11y(page, 'wording-form-live-hint');
       // The autosave comes 3 s after the last key; let it finish so "Gem kladde" cannot race it.
       await page.getByText(/^Gemt kl\. \d\d:\d\d$/).waitFor({ timeout: 15_000 });
-      assert.equal(saves.length, 1, 'one autosave, after the hint');
+      assert.equal(saves.length, 1, 'one autosave, after the hints');
 
+      // Saved: the server shows the same hints, and says how many answers have them.
       await page.getByRole('button', { name: 'Gem kladde' }).click();
       await page.getByText('Kladden er gemt.').waitFor();
       assert.equal(pathOf(page), formPath);
       assert.equal(await area.inputValue(), DEFICIT);
-      await page.getByText('Ét svar har forslag til ordvalg').waitFor();
+      await page.getByText('2 svar har forslag til ordvalg').waitFor();
       assert.equal(squash(await hints.locator('.wording-hints-title').textContent()), TITLE);
-      assert.deepEqual(
-        (await hints.locator('li').allTextContents()).map(squash),
-        live,
-        'the server says what the browser said',
-      );
+      assert.deepEqual(await items(hints), live, 'the server says what the browser said');
+      assert.deepEqual(await items(otherHints), liveOther, 'the server says what the browser said');
       await shot(page, 'wording-form-saved-hint');
       await checkA11y(page, 'wording-form-saved-hint');
 
-      // Neutral text: the hint goes away while typing, and none comes back after saving.
+      // Neutral text: the hints go away while typing, and none come back after saving.
       await area.fill('');
       await area.pressSequentially(NEUTRAL);
+      await other.fill('');
+      await other.pressSequentially(NEUTRAL_OTHER);
       await hints.waitFor({ state: 'hidden', timeout: 2_000 });
-      assert.equal(squash(await hints.textContent()), '');
-      assert.equal(
-        squash(await page.locator('#wording-live').textContent()),
-        'Ingen forslag til ordvalg i feltet længere.',
-      );
+      await otherHints.waitFor({ state: 'hidden', timeout: 2_000 });
+      assert.equal(squash(await liveRegion.textContent()), 'Ingen forslag til ordvalg i feltet længere.');
       await page.getByText(/^Gemt kl\. \d\d:\d\d$/).waitFor({ timeout: 15_000 });
       await page.getByRole('button', { name: 'Gem kladde' }).click();
       await page.getByText('Kladden er gemt.').waitFor();
       assert.equal(await area.inputValue(), NEUTRAL);
+      assert.equal(await other.inputValue(), NEUTRAL_OTHER);
       assert.equal(await page.locator('.wording-hints li').count(), 0, 'no hints anywhere in the form');
       assert.equal(await page.getByText(/svar har forslag til ordvalg/).count(), 0);
+      assert.equal(await hints.isVisible(), false, 'an empty hint box takes no room');
       await checkA11y(page, 'wording-form-neutral');
       assertNoPageErrors(page);
     });
