@@ -37,8 +37,10 @@
       return;
     }
     var matchers = [];
+    // Only the syntax characters: with the u flag any other escape (\- for a hyphen, as in
+    // «ikke-skoleparat») is a SyntaxError, which would switch off every live hint.
     function escapeRe(s) {
-      return s.replace(/[.*+?^${}()|[\]\\\/-]/g, '\\$&');
+      return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
     }
     try {
       list.forEach(function (p) {

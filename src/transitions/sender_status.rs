@@ -417,7 +417,8 @@ pub async fn show(mut ctx: Ctx, Query(q): Query<StatusQuery>) -> AppResult<Respo
                         count: r.count(*st),
                         href: list_href(r.institution_id, r.year, &r.kind, *st),
                         what: format!(
-                            " børn: {}, {}, årgang {}, {}",
+                            " {}: {}, {}, årgang {}, {}",
+                            if r.count(*st) == 1 { "barn" } else { "børn" },
                             st.label(),
                             r.institution_name,
                             r.year,

@@ -195,6 +195,15 @@ async fn counts_per_cohort_and_every_link_lists_exactly_the_counted_children() {
             assert_eq!(status, StatusCode::OK, "{who}: list {year} {state}");
             assert_eq!(listed(&list), ids(children), "{who}: list {year} {state}");
         }
+        // what a screen reader says for a count: «1 barn», «2 børn»
+        for said in [
+            format!(
+                "1<span class=\"sr-only\"> barn: Klar til afsendelse, {sol}, årgang {FUTURE}, "
+            ),
+            format!("2<span class=\"sr-only\"> børn: Kladde, {sol}, årgang {FUTURE}, "),
+        ] {
+            assert!(html.contains(&said), "{who}: {said}");
+        }
         // Mariehønen: the administrator's, not Solsikken's leader's
         let shows_other = count(&html, other.institution, FUTURE, "draft") == 1;
         assert_eq!(shows_other, who == ADMIN, "{who} and Mariehønen");
