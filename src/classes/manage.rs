@@ -282,6 +282,19 @@ async fn list_page(
 }
 
 /// The school year children handed over now start in: this year's August until it has begun.
+/// Records the change, commits it and sends the user back to `to` with a success message.
+async fn done(
+    mut ctx: Ctx,
+    entry: Entry<'_>,
+    to: &str,
+    message: impl Into<String>,
+) -> AppResult<Response> {
+    let actor = ctx.actor();
+    crate::audit::record(&mut ctx.tx, &actor, entry).await?;
+    ctx.commit().await?;
+    Ok(web::redirect_with_flash(to, Flash::success(message)))
+}
+
 async fn default_school_year(tx: &mut Tx) -> Result<i32, sqlx::Error> {
     let today = crate::children::queries::today(tx).await?;
     Ok(if u8::from(today.month()) >= 8 {
@@ -360,19 +373,14 @@ pub async fn create(mut ctx: Ctx, Form(f): Form<CreateForm>) -> AppResult<Respon
             )
             .fetch_one(&mut *ctx.tx)
             .await?;
-            let actor = ctx.actor();
-            crate::audit::record(
-                &mut ctx.tx,
-                &actor,
+            return done(
+                ctx,
                 Entry::new("create_class", "class", Some(id))
                     .details(json!({ "institution_id": inst, "school_year": year })),
-            )
-            .await?;
-            ctx.commit().await?;
-            return Ok(web::redirect_with_flash(
                 &class_path(id),
-                Flash::success(format!("Klassen {name} er oprettet.")),
-            ));
+                format!("Klassen {name} er oprettet."),
+            )
+            .await;
         }
     }
     let page = list_page(&mut ctx, &access, f, errors).await?;
@@ -443,20 +451,15 @@ pub async fn place(
     )
     .execute(&mut *ctx.tx)
     .await?;
-    let actor = ctx.actor();
-    crate::audit::record(
-        &mut ctx.tx,
-        &actor,
+    done(
+        ctx,
         Entry::new("place_in_class", "class", Some(id))
             .child(child.child_id)
             .details(json!({ "transition_id": transition })),
-    )
-    .await?;
-    ctx.commit().await?;
-    Ok(web::redirect_with_flash(
         &class_path(id),
-        Flash::success(format!("{} er sat i {}.", child.name, class.name)),
-    ))
+        format!("{} er sat i {}.", child.name, class.name),
+    )
+    .await
 }
 
 pub async fn unplace(
@@ -480,20 +483,15 @@ pub async fn unplace(
     .fetch_optional(&mut *ctx.tx)
     .await?
     .ok_or(AppError::NotFound)?;
-    let actor = ctx.actor();
-    crate::audit::record(
-        &mut ctx.tx,
-        &actor,
+    done(
+        ctx,
         Entry::new("remove_from_class", "class", Some(id))
             .child(child)
             .details(json!({ "transition_id": transition })),
-    )
-    .await?;
-    ctx.commit().await?;
-    Ok(web::redirect_with_flash(
         &class_path(id),
-        Flash::success(format!("Barnet er taget ud af {}.", class.name)),
-    ))
+        format!("Barnet er taget ud af {}.", class.name),
+    )
+    .await
 }
 
 #[derive(Default, Deserialize)]
@@ -526,18 +524,13 @@ pub async fn add_teacher(
     )
     .execute(&mut *ctx.tx)
     .await?;
-    let actor = ctx.actor();
-    crate::audit::record(
-        &mut ctx.tx,
-        &actor,
+    done(
+        ctx,
         Entry::new("add_class_teacher", "class", Some(id)).details(json!({ "user_id": user })),
-    )
-    .await?;
-    ctx.commit().await?;
-    Ok(web::redirect_with_flash(
         &class_path(id),
-        Flash::success(format!("{} er lærer i {}.", person.name, class.name)),
-    ))
+        format!("{} er lærer i {}.", person.name, class.name),
+    )
+    .await
 }
 
 pub async fn remove_teacher(
@@ -561,18 +554,13 @@ pub async fn remove_teacher(
     if removed == 0 {
         return Err(AppError::NotFound);
     }
-    let actor = ctx.actor();
-    crate::audit::record(
-        &mut ctx.tx,
-        &actor,
+    done(
+        ctx,
         Entry::new("remove_class_teacher", "class", Some(id)).details(json!({ "user_id": user })),
-    )
-    .await?;
-    ctx.commit().await?;
-    Ok(web::redirect_with_flash(
         &class_path(id),
-        Flash::success(format!("Læreren er taget af {}.", class.name)),
-    ))
+        format!("Læreren er taget af {}.", class.name),
+    )
+    .await
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -657,22 +645,14 @@ pub async fn grant(mut ctx: Ctx, Form(f): Form<DelegateForm>) -> AppResult<Respo
     )
     .execute(&mut *ctx.tx)
     .await?;
-    let actor = ctx.actor();
-    crate::audit::record(
-        &mut ctx.tx,
-        &actor,
+    done(
+        ctx,
         Entry::new("grant_class_delegation", "institution", Some(institution))
             .details(json!({ "user_id": user })),
-    )
-    .await?;
-    ctx.commit().await?;
-    Ok(web::redirect_with_flash(
         NAV,
-        Flash::success(format!(
-            "{} kan nu sætte børn og lærere i klasser.",
-            person.name
-        )),
-    ))
+        format!("{} kan nu sætte børn og lærere i klasser.", person.name),
+    )
+    .await
 }
 
 pub async fn revoke(mut ctx: Ctx, Form(f): Form<DelegateForm>) -> AppResult<Response> {
@@ -691,17 +671,12 @@ pub async fn revoke(mut ctx: Ctx, Form(f): Form<DelegateForm>) -> AppResult<Resp
     if removed == 0 {
         return Err(AppError::NotFound);
     }
-    let actor = ctx.actor();
-    crate::audit::record(
-        &mut ctx.tx,
-        &actor,
+    done(
+        ctx,
         Entry::new("revoke_class_delegation", "institution", Some(institution))
             .details(json!({ "user_id": user })),
-    )
-    .await?;
-    ctx.commit().await?;
-    Ok(web::redirect_with_flash(
         NAV,
-        Flash::success("Retten til at sætte børn i klasser er taget tilbage."),
-    ))
+        "Retten til at sætte børn i klasser er taget tilbage.",
+    )
+    .await
 }
