@@ -98,8 +98,18 @@ fn sentence_bounds(text: &[char], start: usize, end: usize) -> (usize, usize) {
 pub fn find(text: &str, list: &[Phrase]) -> Vec<Hit> {
     let chars: Vec<char> = text.chars().collect();
     let lowered: Vec<char> = chars.iter().map(|c| lower(*c)).collect();
+    // Most phrases are in no answer: a substring search for the first word (in the same
+    // lowering) rules them out before the scan below.
+    let lowered_text: String = lowered.iter().collect();
     let mut found: Vec<(usize, Hit)> = Vec::new();
     for p in list {
+        let Some(first_word) = p.phrase.split_whitespace().next() else {
+            continue;
+        };
+        let first_word: String = first_word.chars().map(lower).collect();
+        if !lowered_text.contains(&first_word) {
+            continue;
+        }
         let words: Vec<Vec<char>> = p
             .phrase
             .split_whitespace()
