@@ -12,14 +12,18 @@ pub struct AppState {
     pub config: Arc<Config>,
     /// The parents' pages' message catalogues, read once at start.
     pub i18n: Arc<Catalogues>,
+    /// Writes the audit entries of page views in groups (`audit::reads`).
+    pub audit: crate::audit::Writer,
 }
 
 impl AppState {
     /// Reads the catalogues from `config.locales_dir`; a missing or broken one is an error at
-    /// start, not a page full of keys later.
+    /// start, not a page full of keys later. Starts the audit writer, so it needs a Tokio
+    /// runtime.
     pub fn new(db: PgPool, config: Config) -> Result<Self, crate::i18n::LoadError> {
         let i18n = Catalogues::load(&config.locales_dir)?;
         Ok(AppState {
+            audit: crate::audit::Writer::start(&db),
             db,
             config: Arc::new(config),
             i18n: Arc::new(i18n),

@@ -2,6 +2,9 @@
 //! Administrators search and export it (`page`).
 
 pub mod page;
+pub mod reads;
+
+pub use reads::{ReadEntry, Writer};
 
 use std::net::IpAddr;
 

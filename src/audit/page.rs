@@ -15,7 +15,7 @@ use axum::{
 use serde::Deserialize;
 use serde_json::json;
 use sqlx::{Postgres, QueryBuilder};
-use time::{Date, OffsetDateTime};
+use time::Date;
 use uuid::Uuid;
 
 use crate::{
@@ -700,8 +700,8 @@ pub async fn csv(mut ctx: Ctx, RawQuery(raw): RawQuery) -> AppResult<Response> {
         }
     }
     crate::audit::record(&mut ctx.tx, &actor, entry).await?;
+    let stamp = ctx.today;
     ctx.commit().await?;
-    let stamp = OffsetDateTime::now_utc().date();
     let mut bytes = "\u{feff}".as_bytes().to_vec();
     bytes.extend_from_slice(&body);
     Ok((

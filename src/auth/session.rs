@@ -39,6 +39,8 @@ pub struct SessionData {
     pub user_id: Uuid,
     pub municipality_id: Option<Uuid>,
     pub user: SessionUser,
+    /// Today's date in Denmark, as the database's `current_date` (see `db::app_pool`).
+    pub today: time::Date,
 }
 
 /// Per-request facts the middleware works out once for the handlers.
@@ -149,7 +151,7 @@ async fn lookup(pool: &PgPool, token: &str) -> Result<Option<(SessionData, Strin
         r#"SELECT user_id AS "user_id!", session_municipality_id, csrf_token AS "csrf_token!",
                   name AS "name!", email AS "email!", municipality_id, municipality_name,
                   is_platform_operator AS "is_platform_operator!", is_active AS "is_active!",
-                  roles AS "roles!: Json<Vec<RoleAssignment>>"
+                  roles AS "roles!: Json<Vec<RoleAssignment>>", today AS "today!"
            FROM session_load($1, $2)"#,
         &id,
         IDLE_SECS
@@ -171,6 +173,7 @@ async fn lookup(pool: &PgPool, token: &str) -> Result<Option<(SessionData, Strin
                 is_active: row.is_active,
                 roles: row.roles.0,
             },
+            today: row.today,
         },
         row.csrf_token,
     )))

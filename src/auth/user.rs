@@ -1,6 +1,9 @@
 //! Who is asking: the current user with their roles, and the per-request context handlers take.
 
-use axum::{extract::FromRequestParts, http::request::Parts};
+use axum::{
+    extract::FromRequestParts,
+    http::{request::Parts, Method},
+};
 use serde::Deserialize;
 use uuid::Uuid;
 
@@ -170,11 +173,33 @@ pub struct Ctx {
     pub user: CurrentUser,
     pub tx: Tx,
     pub req: RequestContext,
+    /// Today's date in Denmark (the transaction's `current_date`), read with the session.
+    pub today: time::Date,
+    /// A page view (GET/HEAD): its audit entries wait in `reads` for `commit`.
+    is_view: bool,
+    reads: Vec<crate::audit::ReadEntry>,
+    audit: crate::audit::Writer,
 }
 
 impl Ctx {
+    /// Commits the transaction; a page view then waits until its audit entries are written,
+    /// so nothing is answered without them (a view holds no connection while it waits).
     pub async fn commit(self) -> AppResult<()> {
         self.tx.commit().await?;
+        self.audit.write(self.reads).await?;
+        Ok(())
+    }
+
+    /// Audits `entry`: a change in the request's transaction, committed or rolled back with
+    /// it; a page view's entry is written when the page commits (`audit::reads`), and is
+    /// dropped with the page if it fails before that.
+    pub async fn audit(&mut self, entry: crate::audit::Entry<'_>) -> AppResult<()> {
+        let actor = self.actor();
+        if self.is_view {
+            self.reads.push(crate::audit::ReadEntry::new(&actor, entry));
+        } else {
+            crate::audit::record(&mut self.tx, &actor, entry).await?;
+        }
         Ok(())
     }
 
@@ -247,7 +272,8 @@ impl FromRequestParts<AppState> for Ctx {
         }
         // A page view writes at most its audit entry: it need not wait for the disk (see
         // `db::begin_read`); anything that changes data waits as always.
-        let tx = if parts.method == axum::http::Method::GET {
+        let is_view = matches!(parts.method, Method::GET | Method::HEAD);
+        let tx = if is_view {
             db::begin_read(&state.db, scope).await?
         } else {
             db::begin(&state.db, scope).await?
@@ -261,7 +287,16 @@ impl FromRequestParts<AppState> for Ctx {
             is_platform_operator: row.is_platform_operator,
             roles: row.roles.clone(),
         };
-        Ok(Ctx { user, tx, req })
+        let today = session.today;
+        Ok(Ctx {
+            user,
+            tx,
+            req,
+            today,
+            is_view,
+            reads: Vec::new(),
+            audit: state.audit.clone(),
+        })
     }
 }
 

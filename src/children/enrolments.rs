@@ -102,7 +102,7 @@ pub async fn new_form(mut ctx: Ctx, Path(id): Path<Uuid>) -> AppResult<Response>
         .await?
         .ok_or(AppError::NotFound)?;
     let choices = queries::institution_choices(&mut ctx.tx, m, &access.scope).await?;
-    let today = queries::today(&mut ctx.tx).await?;
+    let today = ctx.today;
     let form = EnrolmentForm {
         institution_id: match choices.as_slice() {
             [only] => only.id.to_string(),
@@ -127,7 +127,7 @@ pub async fn create(
         .ok_or(AppError::NotFound)?;
     let choices = queries::institution_choices(&mut ctx.tx, m, &access.scope).await?;
     let allowed: Vec<Uuid> = choices.iter().map(|c| c.id).collect();
-    let today = queries::today(&mut ctx.tx).await?;
+    let today = ctx.today;
     let mut errors = FieldErrors::default();
     let Some(e) =
         forms::validate_enrolment(&f, &allowed, Some(child.birth_date), today, &mut errors)
@@ -211,7 +211,7 @@ fn end_page(
 pub async fn end_form(mut ctx: Ctx, Path((id, eid)): Path<(Uuid, Uuid)>) -> AppResult<Response> {
     let access = Access::check(&ctx, Permission::EditChildren)?;
     let (child, e) = managed_enrolment(&mut ctx, &access, id, eid, false).await?;
-    let today = queries::today(&mut ctx.tx).await?;
+    let today = ctx.today;
     let suggested = e.ends_on.unwrap_or(today).max(e.starts_on);
     let page = end_page(
         &ctx,
@@ -230,7 +230,7 @@ pub async fn end(
 ) -> AppResult<Response> {
     let access = Access::check(&ctx, Permission::EditChildren)?;
     let (child, e) = managed_enrolment(&mut ctx, &access, id, eid, true).await?;
-    let today = queries::today(&mut ctx.tx).await?;
+    let today = ctx.today;
     let mut errors = FieldErrors::default();
     let Some(ends_on) = forms::validate_end(&f, e.starts_on, today, &mut errors) else {
         return web::render_invalid(&end_page(&ctx, &child, &e, f.ends_on, errors));

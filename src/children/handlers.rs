@@ -346,7 +346,7 @@ pub async fn show(mut ctx: Ctx, Path(id): Path<Uuid>) -> AppResult<Response> {
     let editable = queries::in_scope(&mut ctx.tx, m, &access.scope, id).await?;
     let guardians = queries::guardians(&mut ctx.tx, m, id).await?;
     let enrolments = queries::enrolments(&mut ctx.tx, m, id).await?;
-    let today = queries::today(&mut ctx.tx).await?;
+    let today = ctx.today;
     audit(&mut ctx, Entry::new("read", "child", Some(id)).child(id)).await?;
     let can_edit = editable && ctx.user.can(Permission::EditChildren);
     let base = child_path(id);
@@ -454,7 +454,7 @@ pub async fn new_form(mut ctx: Ctx) -> AppResult<Response> {
     let access = Access::check(&ctx, Permission::EditChildren)?;
     let choices =
         queries::institution_choices(&mut ctx.tx, access.municipality_id, &access.scope).await?;
-    let today = queries::today(&mut ctx.tx).await?;
+    let today = ctx.today;
     // Leaders and staff usually have one institution: pre-select it.
     let preselected = match choices.as_slice() {
         [only] => only.id.to_string(),
@@ -488,7 +488,7 @@ pub async fn create(mut ctx: Ctx, Form(f): Form<ChildForm>) -> AppResult<Respons
     let m = access.municipality_id;
     let choices = queries::institution_choices(&mut ctx.tx, m, &access.scope).await?;
     let allowed: Vec<Uuid> = choices.iter().map(|c| c.id).collect();
-    let today = queries::today(&mut ctx.tx).await?;
+    let today = ctx.today;
     let mut errors = FieldErrors::default();
     let child = forms::validate_child(&f, today, None, &mut errors);
     let enrolment = forms::validate_enrolment(
@@ -671,7 +671,7 @@ pub async fn update(
     let child = queries::lock_child(&mut ctx.tx, m, &access.scope, id)
         .await?
         .ok_or(AppError::NotFound)?;
-    let today = queries::today(&mut ctx.tx).await?;
+    let today = ctx.today;
     // Needed by a re-rendered form, and must be read before a failed statement aborts the
     // transaction.
     let can_delete = may_delete(&access, &queries::enrolments(&mut ctx.tx, m, id).await?);

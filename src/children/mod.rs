@@ -114,9 +114,7 @@ pub fn child_path(id: Uuid) -> String {
     format!("/children/{id}")
 }
 
-/// Writes an audit entry in the request's transaction (committed or rolled back with it).
+/// Audits `entry` with the request (`Ctx::audit`).
 pub async fn audit(ctx: &mut Ctx, entry: crate::audit::Entry<'_>) -> AppResult<()> {
-    let actor = ctx.actor();
-    crate::audit::record(&mut ctx.tx, &actor, entry).await?;
-    Ok(())
+    ctx.audit(entry).await
 }

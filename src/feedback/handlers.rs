@@ -284,7 +284,7 @@ pub async fn list(mut ctx: Ctx) -> AppResult<Response> {
     let access = Access::check(&ctx, Permission::ViewChildren)?;
     let m = access.municipality_id;
     let (all, ids) = access.scope.as_params();
-    let today = children::queries::today(&mut ctx.tx).await?;
+    let today = ctx.today;
     let rows = sqlx::query!(
         r#"SELECT r.id, r.round, r.due_on, t.planned_date,
                   c.first_name || ' ' || c.last_name AS "child!", s.name AS sending, i.name AS receiving
@@ -529,7 +529,7 @@ pub async fn form(mut ctx: Ctx, Path(id): Path<Uuid>) -> AppResult<Response> {
     let access = Access::check(&ctx, Permission::ViewChildren)?;
     let m = access.municipality_id;
     let (r, t) = answerable(&mut ctx, &access, id).await?;
-    let today = children::queries::today(&mut ctx.tx).await?;
+    let today = ctx.today;
     let template = template_of(&mut ctx.tx, m, t.id).await?;
     let questions = themed(&template);
     // The sender's ratings are read only once the receiver has answered (no anchoring).
@@ -685,7 +685,7 @@ pub async fn submit(mut ctx: Ctx, Path(id): Path<Uuid>, req: Request) -> AppResu
     let (Some(usefulness), Some(completeness), true) =
         (usefulness, completeness, errors.is_empty())
     else {
-        let today = children::queries::today(&mut ctx.tx).await?;
+        let today = ctx.today;
         let page = page(
             &ctx,
             PageInput {
@@ -800,7 +800,7 @@ pub async fn sender_view(mut ctx: Ctx, Path(id): Path<Uuid>) -> AppResult<Respon
     if !access.manages(t.sending_institution_id) {
         return Err(AppError::Forbidden);
     }
-    let today = children::queries::today(&mut ctx.tx).await?;
+    let today = ctx.today;
     let template = template_of(&mut ctx.tx, m, id).await?;
     let questions = themed(&template);
     let sender = sender_answers(&mut ctx.tx, m, id).await?;

@@ -4,7 +4,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use time::{Date, OffsetDateTime};
+use time::Date;
 use uuid::Uuid;
 
 use super::csv::{cell, parse_yes_no, Problem, Table};
@@ -129,7 +129,7 @@ pub async fn check(
     .await?
     .into_iter()
     .collect();
-    let today = OffsetDateTime::now_utc().date();
+    let today = crate::children::queries::today(tx).await?;
     let c = |name: &str| col(table, name);
     let (first_c, last_c, birth_c, cpr_c, inst_c, group_c, start_c, end_c) = (
         c("fornavn"),

@@ -12,7 +12,7 @@ use uuid::Uuid;
 use super::queries;
 use crate::{
     auth::{Ctx, Permission, Role},
-    children::{domain::parse_date, queries::today, Access},
+    children::{domain::parse_date, Access},
     forms::{self, TransitionKind},
     web::{self, AppError, AppResult, FieldErrors, Flash, Form, Layout, SelectOption},
 };
@@ -163,7 +163,7 @@ pub async fn create(mut ctx: Ctx, Form(f): Form<CohortForm>) -> AppResult<Respon
     let c = choices(&mut ctx).await?;
     let m = c.municipality_id;
     let mut errors = FieldErrors::default();
-    let this_year = today(&mut ctx.tx).await?.year();
+    let this_year = ctx.today.year();
     let year = f
         .birth_year
         .trim()

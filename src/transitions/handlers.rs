@@ -153,7 +153,7 @@ async fn filtered(mut ctx: Ctx, q: ListQuery) -> AppResult<Response> {
         state.as_str(),
     )
     .await?;
-    let today = children::queries::today(&mut ctx.tx).await?;
+    let today = ctx.today;
     let mut filters = Vec::new();
     if let Some((_, name)) = &institution {
         filters.push(("Afsender", name.clone()));
@@ -202,7 +202,7 @@ pub async fn list(mut ctx: Ctx, Query(q): Query<ListQuery>) -> AppResult<Respons
     }
     let access = Access::check(&ctx, Permission::ViewChildren)?;
     let m = access.municipality_id;
-    let today = children::queries::today(&mut ctx.tx).await?;
+    let today = ctx.today;
     let mine = queries::mine(&mut ctx.tx, m, ctx.user.id).await?;
     let (outgoing_heading, outgoing) = if ctx.user.has_role(Role::MunicipalAdmin) {
         let list = queries::outgoing(&mut ctx.tx, m, true, &[]).await?;

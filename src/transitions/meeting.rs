@@ -177,7 +177,7 @@ pub async fn summary(ctx: &mut Ctx, t: &Transition, visible: bool) -> AppResult<
         return Ok(Summary::default());
     }
     let m = ctx.user.municipality()?;
-    let today = children::queries::today(&mut ctx.tx).await?;
+    let today = ctx.today;
     let row = find(&mut ctx.tx, m, t.id).await?;
     let wish = stored_wish(&mut ctx.tx, m, t.id).await?;
     let mut s = Summary {

@@ -14,6 +14,7 @@ mod forms;
 mod import;
 mod insights;
 mod institutions;
+mod page_views;
 mod pages;
 mod parents;
 mod parents_i18n;
