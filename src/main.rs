@@ -2,6 +2,11 @@ use std::process::ExitCode;
 
 use overgang::{config::Config, server, synthetic};
 
+/// Page rendering allocates a lot from both worker threads; glibc's allocator spent a tenth of
+/// the app's CPU on the form page in lock contention (perf, Dec 2026).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const USAGE: &str =
     "Brug: overgang [serve | migrate | seed-demo | seed-synthetic | purge [--dry-run]]
   serve      start webserveren (standard)
