@@ -697,6 +697,15 @@ async fn the_exported_package_validates_against_the_schema_and_round_trips_throu
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
 }
 
+/// An import case that is refused as unprocessable: its name, the package as JSON, the status.
+fn unprocessable<'a>(case: &'a str, package: &Value) -> (&'a str, Vec<u8>, StatusCode) {
+    (
+        case,
+        serde_json::to_vec(package).unwrap(),
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+}
+
 #[tokio::test]
 async fn an_import_of_a_malformed_oversized_or_wrong_version_package_changes_nothing() {
     let app = spawn_app().await;
@@ -739,36 +748,12 @@ async fn an_import_of_a_malformed_oversized_or_wrong_version_package_changes_not
             b"navn;type\n".to_vec(),
             StatusCode::UNPROCESSABLE_ENTITY,
         ),
-        (
-            "wrong version",
-            serde_json::to_vec(&wrong_version).unwrap(),
-            StatusCode::UNPROCESSABLE_ENTITY,
-        ),
-        (
-            "other format",
-            serde_json::to_vec(&other_format).unwrap(),
-            StatusCode::UNPROCESSABLE_ENTITY,
-        ),
-        (
-            "unknown field",
-            serde_json::to_vec(&unknown_field).unwrap(),
-            StatusCode::UNPROCESSABLE_ENTITY,
-        ),
-        (
-            "missing field",
-            serde_json::to_vec(&missing).unwrap(),
-            StatusCode::UNPROCESSABLE_ENTITY,
-        ),
-        (
-            "bad date",
-            serde_json::to_vec(&bad_date).unwrap(),
-            StatusCode::UNPROCESSABLE_ENTITY,
-        ),
-        (
-            "NUL",
-            serde_json::to_vec(&nul).unwrap(),
-            StatusCode::UNPROCESSABLE_ENTITY,
-        ),
+        unprocessable("wrong version", &wrong_version),
+        unprocessable("other format", &other_format),
+        unprocessable("unknown field", &unknown_field),
+        unprocessable("missing field", &missing),
+        unprocessable("bad date", &bad_date),
+        unprocessable("NUL", &nul),
         ("empty", Vec::new(), StatusCode::BAD_REQUEST),
         (
             "oversized",
