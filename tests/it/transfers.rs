@@ -224,6 +224,16 @@ async fn audit_count(app: &TestApp, m: Uuid, action: &str) -> i64 {
     .await
 }
 
+/// A transfer's status and its package as text (none once the transfer is decided).
+async fn status_and_package(app: &TestApp, transfer: Uuid) -> (String, Option<String>) {
+    let mut conn = app.owner_conn().await;
+    sqlx::query_as("SELECT status, package::text FROM transfers WHERE id = $1")
+        .bind(transfer)
+        .fetch_one(&mut conn)
+        .await
+        .unwrap()
+}
+
 /// A third municipality with an administrator and a school, created as the operator would.
 async fn third_municipality(app: &TestApp) -> (Uuid, Client, Uuid) {
     let mut conn = app.owner_conn().await;
@@ -400,15 +410,10 @@ async fn a_transfer_reveals_nothing_until_accepted_and_both_sides_audit_it() {
         .get_text(&format!("/transitions/{}", h.transition))
         .await;
     assert!(page.contains("Modtaget af modtagerkommunen"), "{page}");
-    let decided: (String, Option<String>) = {
-        let mut conn = app.owner_conn().await;
-        sqlx::query_as("SELECT status, package::text FROM transfers WHERE id = $1")
-            .bind(transfer)
-            .fetch_one(&mut conn)
-            .await
-            .unwrap()
-    };
-    assert_eq!(decided, ("accepted".into(), None));
+    assert_eq!(
+        status_and_package(&app, transfer).await,
+        ("accepted".into(), None)
+    );
     // Accepting twice finds nothing.
     assert_eq!(
         accept(&stevns_admin, transfer, school).await.status(),
@@ -572,15 +577,7 @@ async fn an_unknown_destination_waits_in_the_senders_queue_until_resolved() {
         )
         .await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
-    let closed: (String, Option<String>) = {
-        let mut conn = app.owner_conn().await;
-        sqlx::query_as("SELECT status, package::text FROM transfers WHERE id = $1")
-            .bind(tb)
-            .fetch_one(&mut conn)
-            .await
-            .unwrap()
-    };
-    assert_eq!(closed, ("closed".into(), None));
+    assert_eq!(status_and_package(&app, tb).await, ("closed".into(), None));
     let (_, queue) = vejle_admin.get_text("/transfers").await;
     assert!(!queue.contains(&format!("/transfers/{tb}/close")));
     assert!(queue.contains("Familien er rejst til udlandet"));
