@@ -152,12 +152,15 @@ export function assertNoPageErrors(page) {
   );
 }
 
-/** Answers every question of the handover form on the page, whatever its kind. */
-async function fillWholeForm(page) {
-  await page.evaluate(() => {
+/**
+ * Answers every question of the handover form on the page, whatever its kind; every text area
+ * with `text`.
+ */
+export async function fillWholeForm(page, text = 'Skrevet i browsertesten.') {
+  await page.evaluate((text) => {
     const form = document.querySelector('form[action$="/form"]');
     const seen = new Set();
-    for (const el of form.querySelectorAll('textarea')) el.value = 'Skrevet i browsertesten.';
+    for (const el of form.querySelectorAll('textarea')) el.value = text;
     for (const el of form.querySelectorAll('input[type="date"]')) el.value = '2027-06-01';
     for (const el of form.querySelectorAll('select')) if (el.options.length > 1) el.selectedIndex = 1;
     for (const el of form.querySelectorAll('input[type="radio"], input[type="checkbox"]')) {
@@ -166,7 +169,7 @@ async function fillWholeForm(page) {
         el.checked = true;
       }
     }
-  });
+  }, text);
 }
 
 /**
