@@ -151,3 +151,74 @@ export function assertNoPageErrors(page) {
     'uncaught JavaScript errors on the page',
   );
 }
+
+/**
+ * Answers every question of the handover form on the page, whatever its kind; every text area
+ * with `text`.
+ */
+export async function fillWholeForm(page, text = 'Skrevet i browsertesten.') {
+  await page.evaluate((text) => {
+    const form = document.querySelector('form[action$="/form"]');
+    const seen = new Set();
+    for (const el of form.querySelectorAll('textarea')) el.value = text;
+    for (const el of form.querySelectorAll('input[type="date"]')) el.value = '2027-06-01';
+    for (const el of form.querySelectorAll('select')) if (el.options.length > 1) el.selectedIndex = 1;
+    for (const el of form.querySelectorAll('input[type="radio"], input[type="checkbox"]')) {
+      if (!seen.has(el.name)) {
+        seen.add(el.name);
+        el.checked = true;
+      }
+    }
+  }, text);
+}
+
+/**
+ * On a page logged in as a pedagogue of Børnehaven Solsikken: a new child `first surname` born on
+ * `birthDate` with a guardian `guardian` who has no e-mail address, its transition to Bakkeskolen
+ * with the whole handover form answered, sent to the parents. Ends on the transition's page and
+ * returns its path.
+ */
+export async function handoverSentToParents(page, { first, surname, birthDate, guardian }) {
+  // A child with a guardian who has no e-mail address.
+  await page.goto('/children/new');
+  await page.getByLabel('Fornavn').fill(first);
+  await page.getByLabel('Efternavn').fill(surname);
+  await page.getByLabel('Fødselsdato').fill(birthDate);
+  await page.getByLabel('Institution').selectOption({ label: 'Børnehaven Solsikken' });
+  await page.getByRole('button', { name: 'Opret barn' }).click();
+  await page.locator('h1', { hasText: `${first} ${surname}` }).waitFor();
+  const childId = pathOf(page).split('/').pop();
+  await page.getByRole('link', { name: 'Tilføj forælder eller værge' }).click();
+  await page.getByLabel('Navn', { exact: true }).fill(guardian);
+  await page.getByLabel('Relation til barnet').fill('Mor');
+  await page.getByRole('button', { name: 'Tilføj' }).click();
+  await page.getByText('Forælderen er tilføjet.').waitFor();
+
+  // The transition to the school, its form filled in, then to the parents.
+  await page.goto(`/transitions/new?child=${childId}`);
+  await page.getByLabel('Modtagende institution').selectOption({ label: 'Bakkeskolen' });
+  const kind = page.getByLabel('Overgangstype');
+  if ((await kind.inputValue()) === '') await kind.selectOption('kindergarten_school');
+  await page.getByLabel('Planlagt dato').fill('2027-08-01');
+  await page.getByRole('button', { name: 'Opret overgang' }).click();
+  await page.getByText('Overgangen er oprettet.').waitFor();
+  const transitionPath = pathOf(page);
+  await page.goto(`${transitionPath}/form`);
+  await fillWholeForm(page);
+  await Promise.all([
+    page.waitForNavigation({ waitUntil: 'load' }),
+    page.getByRole('button', { name: 'Gem kladde' }).click(),
+  ]);
+  await page.goto(transitionPath);
+  await page.getByRole('button', { name: 'Send til forældrene' }).click();
+  await page.getByText(`Uden e-mailadresse: ${guardian}`).waitFor();
+  return transitionPath;
+}
+
+/** On a transition's consent ledger: makes a new link for `guardian` and returns it (shown once). */
+export async function newParentLink(page, guardian) {
+  await page.getByRole('button', { name: `Lav nyt link til ${guardian}` }).click();
+  const link = await page.getByLabel(`Link til ${guardian}`).inputValue();
+  assert.match(link, /\/foraelder\/[A-Za-z0-9_-]{43}$/);
+  return link;
+}

@@ -8,8 +8,10 @@ import {
   DEMO_PASSWORD,
   assertNoPageErrors,
   checkA11y,
+  handoverSentToParents,
   launch,
   login,
+  newParentLink,
   pathOf,
   shot,
   withPage,
@@ -37,69 +39,22 @@ after(async () => {
   await browser?.close();
 });
 
-/** Answers every question of the handover form on the page, whatever its kind. */
-async function fillWholeForm(page) {
-  await page.evaluate(() => {
-    const form = document.querySelector('form[action$="/form"]');
-    const seen = new Set();
-    for (const el of form.querySelectorAll('textarea')) el.value = 'Skrevet i browsertesten.';
-    for (const el of form.querySelectorAll('input[type="date"]')) el.value = '2027-06-01';
-    for (const el of form.querySelectorAll('select')) if (el.options.length > 1) el.selectedIndex = 1;
-    for (const el of form.querySelectorAll('input[type="radio"], input[type="checkbox"]')) {
-      if (!seen.has(el.name)) {
-        seen.add(el.name);
-        el.checked = true;
-      }
-    }
-  });
-}
-
 describe('parents', () => {
   test('a pedagogue sends the handover to the parents and makes a link for Aula', TIMEOUT, async () => {
     await withPage(browser, 'parents-staff', {}, async (page) => {
       await login(page, PAEDAGOG, DEMO_PASSWORD);
-      // A child with a guardian who has no e-mail address.
-      await page.goto('/children/new');
-      await page.getByLabel('Fornavn').fill(FIRST);
-      await page.getByLabel('Efternavn').fill(SURNAME);
-      await page.getByLabel('Fødselsdato').fill('2021-03-04');
-      await page.getByLabel('Institution').selectOption({ label: 'Børnehaven Solsikken' });
-      await page.getByRole('button', { name: 'Opret barn' }).click();
-      await page.locator('h1', { hasText: `${FIRST} ${SURNAME}` }).waitFor();
-      const childId = pathOf(page).split('/').pop();
-      await page.getByRole('link', { name: 'Tilføj forælder eller værge' }).click();
-      await page.getByLabel('Navn', { exact: true }).fill(GUARDIAN);
-      await page.getByLabel('Relation til barnet').fill('Mor');
-      await page.getByRole('button', { name: 'Tilføj' }).click();
-      await page.getByText('Forælderen er tilføjet.').waitFor();
-
-      // The transition to the school, its form filled in, then to the parents.
-      await page.goto(`/transitions/new?child=${childId}`);
-      await page.getByLabel('Modtagende institution').selectOption({ label: 'Bakkeskolen' });
-      const kind = page.getByLabel('Overgangstype');
-      if ((await kind.inputValue()) === '') await kind.selectOption('kindergarten_school');
-      await page.getByLabel('Planlagt dato').fill('2027-08-01');
-      await page.getByRole('button', { name: 'Opret overgang' }).click();
-      await page.getByText('Overgangen er oprettet.').waitFor();
-      transitionPath = pathOf(page);
-      await page.goto(`${transitionPath}/form`);
-      await fillWholeForm(page);
-      await Promise.all([
-        page.waitForNavigation({ waitUntil: 'load' }),
-        page.getByRole('button', { name: 'Gem kladde' }).click(),
-      ]);
-      await page.goto(transitionPath);
-      await page.getByRole('button', { name: 'Send til forældrene' }).click();
-      await page.getByText(`Uden e-mailadresse: ${GUARDIAN}`).waitFor();
+      transitionPath = await handoverSentToParents(page, {
+        first: FIRST,
+        surname: SURNAME,
+        birthDate: '2021-03-04',
+        guardian: GUARDIAN,
+      });
 
       // The consent ledger, and a link shown once.
       await page.getByRole('link', { name: 'Forældre og samtykke' }).click();
       assert.equal(pathOf(page), `${transitionPath}/parents`);
       await checkA11y(page, 'parents-staff-before');
-      await page.getByRole('button', { name: `Lav nyt link til ${GUARDIAN}` }).click();
-      const output = page.getByLabel(`Link til ${GUARDIAN}`);
-      parentLink = await output.inputValue();
-      assert.match(parentLink, /\/foraelder\/[A-Za-z0-9_-]{43}$/);
+      parentLink = await newParentLink(page, GUARDIAN);
       await shot(page, 'parents-staff-link');
       await checkA11y(page, 'parents-staff-link');
       assertNoPageErrors(page);

@@ -12,6 +12,7 @@ import {
   DEMO_PASSWORD,
   assertNoPageErrors,
   checkA11y,
+  fillWholeForm,
   launch,
   login,
   pathOf,
@@ -40,23 +41,6 @@ before(async () => {
 after(async () => {
   await browser?.close();
 });
-
-/** Answers every question of the handover form on the page, whatever its kind. */
-async function fillWholeForm(page, text) {
-  await page.evaluate((text) => {
-    const form = document.querySelector('form[action$="/form"]');
-    const seen = new Set();
-    for (const el of form.querySelectorAll('textarea')) el.value = text;
-    for (const el of form.querySelectorAll('input[type="date"]')) el.value = '2027-06-01';
-    for (const el of form.querySelectorAll('select')) if (el.options.length > 1) el.selectedIndex = 1;
-    for (const el of form.querySelectorAll('input[type="radio"], input[type="checkbox"]')) {
-      if (!seen.has(el.name)) {
-        seen.add(el.name);
-        el.checked = true;
-      }
-    }
-  }, text);
-}
 
 /** A child at Solsikken, its transition to Bakkeskolen, the form filled in, marked ready. */
 async function readyHandover(page, child, text) {

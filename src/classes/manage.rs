@@ -408,6 +408,21 @@ fn form_id(raw: &str, what: &str) -> AppResult<Uuid> {
     raw.parse().map_err(|_| AppError::NotFound)
 }
 
+/// What every change to a class's children or teachers starts with: the user's class access,
+/// the class (see `arranged`) and the id the form names (see `form_id`). Gives the
+/// municipality, the class and that id.
+async fn class_change(
+    ctx: &mut Ctx,
+    id: Uuid,
+    raw: &str,
+    what: &str,
+) -> AppResult<(Uuid, Class, Uuid)> {
+    let access = ClassAccess::check(ctx).await?;
+    let class = arranged(ctx, &access, id).await?;
+    let picked = form_id(raw, what)?;
+    Ok((access.municipality_id, class, picked))
+}
+
 #[derive(Default, Deserialize)]
 #[serde(default)]
 pub struct ChildForm {
@@ -419,10 +434,7 @@ pub async fn place(
     Path(id): Path<Uuid>,
     Form(f): Form<ChildForm>,
 ) -> AppResult<Response> {
-    let access = ClassAccess::check(&mut ctx).await?;
-    let class = arranged(&mut ctx, &access, id).await?;
-    let m = access.municipality_id;
-    let transition = form_id(&f.transition_id, "et barn")?;
+    let (m, class, transition) = class_change(&mut ctx, id, &f.transition_id, "et barn").await?;
     let placeable: Vec<String> = PLACEABLE.iter().map(|s| s.to_string()).collect();
     let child = sqlx::query!(
         r#"SELECT t.child_id, c.first_name || ' ' || c.last_name AS "name!"
@@ -467,10 +479,7 @@ pub async fn unplace(
     Path(id): Path<Uuid>,
     Form(f): Form<ChildForm>,
 ) -> AppResult<Response> {
-    let access = ClassAccess::check(&mut ctx).await?;
-    let class = arranged(&mut ctx, &access, id).await?;
-    let m = access.municipality_id;
-    let transition = form_id(&f.transition_id, "et barn")?;
+    let (m, class, transition) = class_change(&mut ctx, id, &f.transition_id, "et barn").await?;
     let child = sqlx::query_scalar!(
         "DELETE FROM class_children k USING transitions t
          WHERE k.municipality_id = $1 AND k.class_id = $2 AND k.transition_id = $3
@@ -505,10 +514,7 @@ pub async fn add_teacher(
     Path(id): Path<Uuid>,
     Form(f): Form<UserForm>,
 ) -> AppResult<Response> {
-    let access = ClassAccess::check(&mut ctx).await?;
-    let class = arranged(&mut ctx, &access, id).await?;
-    let m = access.municipality_id;
-    let user = form_id(&f.user_id, "en medarbejder")?;
+    let (m, class, user) = class_change(&mut ctx, id, &f.user_id, "en medarbejder").await?;
     let staff = staff_of(&mut ctx.tx, m, class.institution_id).await?;
     let person = staff
         .into_iter()
@@ -538,10 +544,7 @@ pub async fn remove_teacher(
     Path(id): Path<Uuid>,
     Form(f): Form<UserForm>,
 ) -> AppResult<Response> {
-    let access = ClassAccess::check(&mut ctx).await?;
-    let class = arranged(&mut ctx, &access, id).await?;
-    let m = access.municipality_id;
-    let user = form_id(&f.user_id, "en lærer")?;
+    let (m, class, user) = class_change(&mut ctx, id, &f.user_id, "en lærer").await?;
     let removed = sqlx::query!(
         "DELETE FROM class_teachers WHERE municipality_id = $1 AND class_id = $2 AND user_id = $3",
         m,
@@ -602,12 +605,10 @@ pub struct DelegateForm {
     pub user_id: String,
 }
 
-/// The institution and user of a delegation form, for a user who may delegate there.
-async fn delegation(
-    ctx: &mut Ctx,
-    access: &ClassAccess,
-    f: &DelegateForm,
-) -> AppResult<(Uuid, Uuid)> {
+/// The municipality, institution and user of a delegation form, for a user who may delegate
+/// there.
+async fn delegation(ctx: &mut Ctx, f: &DelegateForm) -> AppResult<(Uuid, Uuid, Uuid)> {
+    let access = ClassAccess::check(ctx).await?;
     if !access.all && access.leads.is_empty() {
         return Err(AppError::Forbidden);
     }
@@ -623,13 +624,11 @@ async fn delegation(
     if !exists || !access.delegates_at(institution) {
         return Err(AppError::NotFound);
     }
-    Ok((institution, user))
+    Ok((access.municipality_id, institution, user))
 }
 
 pub async fn grant(mut ctx: Ctx, Form(f): Form<DelegateForm>) -> AppResult<Response> {
-    let access = ClassAccess::check(&mut ctx).await?;
-    let (institution, user) = delegation(&mut ctx, &access, &f).await?;
-    let m = access.municipality_id;
+    let (m, institution, user) = delegation(&mut ctx, &f).await?;
     let person = delegable(&mut ctx.tx, m, institution)
         .await?
         .into_iter()
@@ -656,9 +655,7 @@ pub async fn grant(mut ctx: Ctx, Form(f): Form<DelegateForm>) -> AppResult<Respo
 }
 
 pub async fn revoke(mut ctx: Ctx, Form(f): Form<DelegateForm>) -> AppResult<Response> {
-    let access = ClassAccess::check(&mut ctx).await?;
-    let (institution, user) = delegation(&mut ctx, &access, &f).await?;
-    let m = access.municipality_id;
+    let (m, institution, user) = delegation(&mut ctx, &f).await?;
     let removed = sqlx::query!(
         "DELETE FROM class_delegates WHERE municipality_id = $1 AND institution_id = $2 AND user_id = $3",
         m,

@@ -582,6 +582,54 @@ fn same_guardian(link: &Link, posted: &str) -> bool {
     posted.trim().parse::<Uuid>().ok() == Some(link.guardian_id)
 }
 
+/// A form posted from the page: it names the guardian it was shown to.
+trait GuardianForm {
+    fn guardian(&self) -> &str;
+}
+
+impl GuardianForm for PerspectiveForm {
+    fn guardian(&self) -> &str {
+        &self.guardian
+    }
+}
+
+impl GuardianForm for DecisionForm {
+    fn guardian(&self) -> &str {
+        &self.guardian
+    }
+}
+
+impl GuardianForm for CorrectionForm {
+    fn guardian(&self) -> &str {
+        &self.guardian
+    }
+}
+
+/// What every post to the page starts with: the link behind `token` (else the bad-link answer),
+/// the form the extractor accepted (else the form problem, in the page's language) and the
+/// link's own guardian in it (else the bad-link answer). Gives the open link, the page's path and
+/// the form, or the answer to send as it is.
+async fn posted<F: GuardianForm>(
+    state: &AppState,
+    visitor: &Visitor,
+    lang: &Lang,
+    token: &str,
+    form: Result<Form<F>, AppError>,
+) -> AppResult<Result<(Link, String, F), Response>> {
+    let Some(link) = open(state, token).await? else {
+        return invalid(visitor, lang).map(Err);
+    };
+    let back = super::parent_path(token);
+    let f = match form {
+        Ok(Form(f)) => f,
+        Err(e) => return form_problem(visitor, lang, e, back).map(Err),
+    };
+    if !same_guardian(&link, f.guardian()) {
+        return invalid(visitor, lang).map(Err);
+    }
+    Ok(Ok((link, back, f)))
+}
+
 async fn mark_responded(link: &mut Link) -> Result<(), sqlx::Error> {
     sqlx::query!(
         "UPDATE parent_links SET responded_at = coalesce(responded_at, now())
@@ -607,17 +655,10 @@ pub async fn save_perspective(
     Path(token): Path<String>,
     form: Result<Form<PerspectiveForm>, AppError>,
 ) -> AppResult<Response> {
-    let Some(mut link) = open(&state, &token).await? else {
-        return invalid(&visitor, &lang);
+    let (mut link, back, f) = match posted(&state, &visitor, &lang, &token, form).await? {
+        Ok(p) => p,
+        Err(answer) => return Ok(answer),
     };
-    let back = super::parent_path(&token);
-    let f = match form {
-        Ok(Form(f)) => f,
-        Err(e) => return form_problem(&visitor, &lang, e, back),
-    };
-    if !same_guardian(&link, &f.guardian) {
-        return invalid(&visitor, &lang);
-    }
     if !super::perspective_editable(link.transition.status) {
         return problem(
             &visitor,
@@ -691,17 +732,10 @@ pub async fn decide(
     Path(token): Path<String>,
     form: Result<Form<DecisionForm>, AppError>,
 ) -> AppResult<Response> {
-    let Some(mut link) = open(&state, &token).await? else {
-        return invalid(&visitor, &lang);
+    let (mut link, back, f) = match posted(&state, &visitor, &lang, &token, form).await? {
+        Ok(p) => p,
+        Err(answer) => return Ok(answer),
     };
-    let back = super::parent_path(&token);
-    let f = match form {
-        Ok(Form(f)) => f,
-        Err(e) => return form_problem(&visitor, &lang, e, back),
-    };
-    if !same_guardian(&link, &f.guardian) {
-        return invalid(&visitor, &lang);
-    }
     let (m, t) = (link.municipality_id, link.transition.id);
     let sections = super::sensitive_sections(&mut link.tx, m, t).await?;
     let Some(section) = f
@@ -785,17 +819,10 @@ pub async fn request_correction(
     Path(token): Path<String>,
     form: Result<Form<CorrectionForm>, AppError>,
 ) -> AppResult<Response> {
-    let Some(mut link) = open(&state, &token).await? else {
-        return invalid(&visitor, &lang);
+    let (mut link, back, f) = match posted(&state, &visitor, &lang, &token, form).await? {
+        Ok(p) => p,
+        Err(answer) => return Ok(answer),
     };
-    let back = super::parent_path(&token);
-    let f = match form {
-        Ok(Form(f)) => f,
-        Err(e) => return form_problem(&visitor, &lang, e, back),
-    };
-    if !same_guardian(&link, &f.guardian) {
-        return invalid(&visitor, &lang);
-    }
     let sections = visible_sections(&mut link).await?;
     let raw_section = f.section.trim();
     let section = if raw_section.is_empty() {

@@ -128,6 +128,29 @@ async fn post_on_page(
     c.post_form(path, &all).await
 }
 
+/// Asks for a correction of `section` from the page of the link `from` through the link `to`
+/// (the same link but where a test posts to another).
+async fn ask_correction(
+    c: &Client,
+    from: &str,
+    to: &str,
+    guardian: Uuid,
+    section: &str,
+    correction: &str,
+) -> reqwest::Response {
+    post_on_page(
+        c,
+        &parent(from),
+        &format!("{}/corrections", parent(to)),
+        &[
+            ("guardian", &guardian.to_string()),
+            ("section", section),
+            ("correction", correction),
+        ],
+    )
+    .await
+}
+
 #[tokio::test]
 async fn the_parent_page_speaks_english_by_query_cookie_or_browser_and_danish_by_default() {
     let app = spawn_app().await;
@@ -177,17 +200,7 @@ async fn the_parent_page_speaks_english_by_query_cookie_or_browser_and_danish_by
     // The cookie carries the choice to the next visit and to the forms' answers.
     let (_, html) = c.get_text(&parent(&fx.token)).await;
     assert!(html_tag(&html).contains("lang=\"en\""));
-    let r = post_on_page(
-        &c,
-        &parent(&fx.token),
-        &format!("{}/corrections", parent(&fx.token)),
-        &[
-            ("guardian", &fx.guardian.to_string()),
-            ("section", ""),
-            ("correction", ""),
-        ],
-    )
-    .await;
+    let r = ask_correction(&c, &fx.token, &fx.token, fx.guardian, "", "").await;
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let html = r.text().await.unwrap();
     assert!(
@@ -291,15 +304,13 @@ async fn a_parent_asks_for_a_correction_staff_answer_and_the_parent_reads_the_an
     let (_, html) = parent_c.get_text(&page).await;
     let (section, title) = first_section(&html);
     let wrong = "Ida er ikke bange for hunde.\nHun har selv en.";
-    let r = post_on_page(
+    let r = ask_correction(
         &parent_c,
-        &page,
-        &format!("{page}/corrections"),
-        &[
-            ("guardian", &fx.guardian.to_string()),
-            ("section", &section),
-            ("correction", wrong),
-        ],
+        &fx.token,
+        &fx.token,
+        fx.guardian,
+        &section,
+        wrong,
     )
     .await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
@@ -434,15 +445,13 @@ async fn requests_stay_with_their_guardian_their_transition_and_the_sender() {
     let c = app.client();
     let (_, html) = c.get_text(&parent(&ida.token)).await;
     let (section, _) = first_section(&html);
-    let r = post_on_page(
+    let r = ask_correction(
         &c,
-        &parent(&ida.token),
-        &format!("{}/corrections", parent(&ida.token)),
-        &[
-            ("guardian", &ida.guardian.to_string()),
-            ("section", &section),
-            ("correction", "Hemmelig rettelse om Ida"),
-        ],
+        &ida.token,
+        &ida.token,
+        ida.guardian,
+        &section,
+        "Hemmelig rettelse om Ida",
     )
     .await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
@@ -452,42 +461,20 @@ async fn requests_stay_with_their_guardian_their_transition_and_the_sender() {
     assert!(!html.contains("Hemmelig rettelse om Ida"));
     let before = app.count("SELECT count(*) FROM correction_requests").await;
     // Another guardian's id, or a section of another municipality's template: the bad-link page.
-    let r = post_on_page(
-        &c,
-        &parent(&ole.token),
-        &format!("{}/corrections", parent(&ole.token)),
-        &[
-            ("guardian", &ida.guardian.to_string()),
-            ("section", &section),
-            ("correction", "x"),
-        ],
-    )
-    .await;
+    let r = ask_correction(&c, &ole.token, &ole.token, ida.guardian, &section, "x").await;
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
-    let r = post_on_page(
+    let r = ask_correction(
         &c,
-        &parent(&stevns.token),
-        &format!("{}/corrections", parent(&stevns.token)),
-        &[
-            ("guardian", &stevns.guardian.to_string()),
-            ("section", &section),
-            ("correction", "x"),
-        ],
+        &stevns.token,
+        &stevns.token,
+        stevns.guardian,
+        &section,
+        "x",
     )
     .await;
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
     // A bogus token.
-    let r = post_on_page(
-        &c,
-        &parent(&ida.token),
-        &format!("{}/corrections", parent(&"C".repeat(43))),
-        &[
-            ("guardian", &ida.guardian.to_string()),
-            ("section", &section),
-            ("correction", "x"),
-        ],
-    )
-    .await;
+    let r = ask_correction(&c, &ida.token, &"C".repeat(43), ida.guardian, &section, "x").await;
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
     assert_eq!(
         app.count("SELECT count(*) FROM correction_requests").await,
@@ -529,15 +516,13 @@ async fn requests_stay_with_their_guardian_their_transition_and_the_sender() {
     let ole_request: Uuid = {
         let (_, html) = c.get_text(&parent(&ole.token)).await;
         let (s, _) = first_section(&html);
-        let r = post_on_page(
+        let r = ask_correction(
             &c,
-            &parent(&ole.token),
-            &format!("{}/corrections", parent(&ole.token)),
-            &[
-                ("guardian", &ole.guardian.to_string()),
-                ("section", &s),
-                ("correction", "Oles rettelse"),
-            ],
+            &ole.token,
+            &ole.token,
+            ole.guardian,
+            &s,
+            "Oles rettelse",
         )
         .await;
         assert_eq!(r.status(), StatusCode::SEE_OTHER);
@@ -588,48 +573,16 @@ async fn oversized_or_marked_up_requests_are_refused_or_shown_escaped() {
     let fx = fixture(&app, "Børnehaven Solsikken", "Bakkeskolen", "Ida").await;
     let c = app.client();
     let page = parent(&fx.token);
-    let action = format!("{page}/corrections");
     let (_, html) = c.get_text(&page).await;
     let (section, _) = first_section(&html);
-    let guardian = fx.guardian.to_string();
     let long = "a".repeat(2001);
-    let r = post_on_page(
-        &c,
-        &page,
-        &action,
-        &[
-            ("guardian", &guardian),
-            ("section", &section),
-            ("correction", &long),
-        ],
-    )
-    .await;
+    let r = ask_correction(&c, &fx.token, &fx.token, fx.guardian, &section, &long).await;
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert!(r.text().await.unwrap().contains("Skriv højst 2000 tegn"));
     let huge = "a".repeat(1024 * 1024);
-    let r = post_on_page(
-        &c,
-        &page,
-        &action,
-        &[
-            ("guardian", &guardian),
-            ("section", &section),
-            ("correction", &huge),
-        ],
-    )
-    .await;
+    let r = ask_correction(&c, &fx.token, &fx.token, fx.guardian, &section, &huge).await;
     assert!(r.status().is_client_error(), "{}", r.status());
-    let r = post_on_page(
-        &c,
-        &page,
-        &action,
-        &[
-            ("guardian", &guardian),
-            ("section", "not-an-id"),
-            ("correction", "x"),
-        ],
-    )
-    .await;
+    let r = ask_correction(&c, &fx.token, &fx.token, fx.guardian, "not-an-id", "x").await;
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
     assert_eq!(
         app.count("SELECT count(*) FROM correction_requests").await,
@@ -637,17 +590,7 @@ async fn oversized_or_marked_up_requests_are_refused_or_shown_escaped() {
     );
 
     let script = "<script>alert(1)</script>";
-    let r = post_on_page(
-        &c,
-        &page,
-        &action,
-        &[
-            ("guardian", &guardian),
-            ("section", &section),
-            ("correction", script),
-        ],
-    )
-    .await;
+    let r = ask_correction(&c, &fx.token, &fx.token, fx.guardian, &section, script).await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     assert_eq!(
         app.count(
@@ -707,28 +650,24 @@ async fn oversized_or_marked_up_requests_are_refused_or_shown_escaped() {
 
     // Ten open requests are enough for one guardian.
     for i in 0..10 {
-        let r = post_on_page(
+        let r = ask_correction(
             &c,
-            &page,
-            &action,
-            &[
-                ("guardian", &guardian),
-                ("section", &section),
-                ("correction", &format!("Nummer {i}")),
-            ],
+            &fx.token,
+            &fx.token,
+            fx.guardian,
+            &section,
+            &format!("Nummer {i}"),
         )
         .await;
         assert_eq!(r.status(), StatusCode::SEE_OTHER);
     }
-    let r = post_on_page(
+    let r = ask_correction(
         &c,
-        &page,
-        &action,
-        &[
-            ("guardian", &guardian),
-            ("section", &section),
-            ("correction", "En for meget"),
-        ],
+        &fx.token,
+        &fx.token,
+        fx.guardian,
+        &section,
+        "En for meget",
     )
     .await;
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
@@ -749,15 +688,13 @@ async fn retention_deletes_the_requests_of_purged_transitions_only() {
         let page = parent(&fx.token);
         let (_, html) = c.get_text(&page).await;
         let (section, _) = first_section(&html);
-        let r = post_on_page(
+        let r = ask_correction(
             &c,
-            &page,
-            &format!("{page}/corrections"),
-            &[
-                ("guardian", &fx.guardian.to_string()),
-                ("section", &section),
-                ("correction", "Noget om barnet"),
-            ],
+            &fx.token,
+            &fx.token,
+            fx.guardian,
+            &section,
+            "Noget om barnet",
         )
         .await;
         assert_eq!(r.status(), StatusCode::SEE_OTHER);

@@ -224,6 +224,16 @@ async fn audit_count(app: &TestApp, m: Uuid, action: &str) -> i64 {
     .await
 }
 
+/// A transfer's status and its package as text (none once the transfer is decided).
+async fn status_and_package(app: &TestApp, transfer: Uuid) -> (String, Option<String>) {
+    let mut conn = app.owner_conn().await;
+    sqlx::query_as("SELECT status, package::text FROM transfers WHERE id = $1")
+        .bind(transfer)
+        .fetch_one(&mut conn)
+        .await
+        .unwrap()
+}
+
 /// A third municipality with an administrator and a school, created as the operator would.
 async fn third_municipality(app: &TestApp) -> (Uuid, Client, Uuid) {
     let mut conn = app.owner_conn().await;
@@ -400,15 +410,10 @@ async fn a_transfer_reveals_nothing_until_accepted_and_both_sides_audit_it() {
         .get_text(&format!("/transitions/{}", h.transition))
         .await;
     assert!(page.contains("Modtaget af modtagerkommunen"), "{page}");
-    let decided: (String, Option<String>) = {
-        let mut conn = app.owner_conn().await;
-        sqlx::query_as("SELECT status, package::text FROM transfers WHERE id = $1")
-            .bind(transfer)
-            .fetch_one(&mut conn)
-            .await
-            .unwrap()
-    };
-    assert_eq!(decided, ("accepted".into(), None));
+    assert_eq!(
+        status_and_package(&app, transfer).await,
+        ("accepted".into(), None)
+    );
     // Accepting twice finds nothing.
     assert_eq!(
         accept(&stevns_admin, transfer, school).await.status(),
@@ -572,15 +577,7 @@ async fn an_unknown_destination_waits_in_the_senders_queue_until_resolved() {
         )
         .await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
-    let closed: (String, Option<String>) = {
-        let mut conn = app.owner_conn().await;
-        sqlx::query_as("SELECT status, package::text FROM transfers WHERE id = $1")
-            .bind(tb)
-            .fetch_one(&mut conn)
-            .await
-            .unwrap()
-    };
-    assert_eq!(closed, ("closed".into(), None));
+    assert_eq!(status_and_package(&app, tb).await, ("closed".into(), None));
     let (_, queue) = vejle_admin.get_text("/transfers").await;
     assert!(!queue.contains(&format!("/transfers/{tb}/close")));
     assert!(queue.contains("Familien er rejst til udlandet"));
@@ -697,6 +694,15 @@ async fn the_exported_package_validates_against_the_schema_and_round_trips_throu
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
 }
 
+/// An import case that is refused as unprocessable: its name, the package as JSON, the status.
+fn unprocessable<'a>(case: &'a str, package: &Value) -> (&'a str, Vec<u8>, StatusCode) {
+    (
+        case,
+        serde_json::to_vec(package).unwrap(),
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+}
+
 #[tokio::test]
 async fn an_import_of_a_malformed_oversized_or_wrong_version_package_changes_nothing() {
     let app = spawn_app().await;
@@ -739,36 +745,12 @@ async fn an_import_of_a_malformed_oversized_or_wrong_version_package_changes_not
             b"navn;type\n".to_vec(),
             StatusCode::UNPROCESSABLE_ENTITY,
         ),
-        (
-            "wrong version",
-            serde_json::to_vec(&wrong_version).unwrap(),
-            StatusCode::UNPROCESSABLE_ENTITY,
-        ),
-        (
-            "other format",
-            serde_json::to_vec(&other_format).unwrap(),
-            StatusCode::UNPROCESSABLE_ENTITY,
-        ),
-        (
-            "unknown field",
-            serde_json::to_vec(&unknown_field).unwrap(),
-            StatusCode::UNPROCESSABLE_ENTITY,
-        ),
-        (
-            "missing field",
-            serde_json::to_vec(&missing).unwrap(),
-            StatusCode::UNPROCESSABLE_ENTITY,
-        ),
-        (
-            "bad date",
-            serde_json::to_vec(&bad_date).unwrap(),
-            StatusCode::UNPROCESSABLE_ENTITY,
-        ),
-        (
-            "NUL",
-            serde_json::to_vec(&nul).unwrap(),
-            StatusCode::UNPROCESSABLE_ENTITY,
-        ),
+        unprocessable("wrong version", &wrong_version),
+        unprocessable("other format", &other_format),
+        unprocessable("unknown field", &unknown_field),
+        unprocessable("missing field", &missing),
+        unprocessable("bad date", &bad_date),
+        unprocessable("NUL", &nul),
         ("empty", Vec::new(), StatusCode::BAD_REQUEST),
         (
             "oversized",
