@@ -174,12 +174,9 @@ export async function fillWholeForm(page, text = 'Skrevet i browsertesten.') {
 
 /**
  * On a page logged in as a pedagogue of Børnehaven Solsikken: a new child `first surname` born on
- * `birthDate` with a guardian `guardian` who has no e-mail address, its transition to Bakkeskolen
- * with the whole handover form answered, sent to the parents. Ends on the transition's page and
- * returns its path.
+ * `birthDate` at Solsikken. Ends on the child's page and returns its id.
  */
-export async function handoverSentToParents(page, { first, surname, birthDate, guardian }) {
-  // A child with a guardian who has no e-mail address.
+export async function newChildAtSolsikken(page, { first, surname, birthDate }) {
   await page.goto('/children/new');
   await page.getByLabel('Fornavn').fill(first);
   await page.getByLabel('Efternavn').fill(surname);
@@ -187,14 +184,14 @@ export async function handoverSentToParents(page, { first, surname, birthDate, g
   await page.getByLabel('Institution').selectOption({ label: 'Børnehaven Solsikken' });
   await page.getByRole('button', { name: 'Opret barn' }).click();
   await page.locator('h1', { hasText: `${first} ${surname}` }).waitFor();
-  const childId = pathOf(page).split('/').pop();
-  await page.getByRole('link', { name: 'Tilføj forælder eller værge' }).click();
-  await page.getByLabel('Navn', { exact: true }).fill(guardian);
-  await page.getByLabel('Relation til barnet').fill('Mor');
-  await page.getByRole('button', { name: 'Tilføj' }).click();
-  await page.getByText('Forælderen er tilføjet.').waitFor();
+  return pathOf(page).split('/').pop();
+}
 
-  // The transition to the school, its form filled in, then to the parents.
+/**
+ * The child's transition to Bakkeskolen on 1 August 2027 with the whole handover form answered
+ * (`fillWholeForm(page, text)`) and saved as a draft. Returns the transition's path.
+ */
+export async function filledTransitionToBakkeskolen(page, childId, text) {
   await page.goto(`/transitions/new?child=${childId}`);
   await page.getByLabel('Modtagende institution').selectOption({ label: 'Bakkeskolen' });
   const kind = page.getByLabel('Overgangstype');
@@ -203,12 +200,33 @@ export async function handoverSentToParents(page, { first, surname, birthDate, g
   await page.getByRole('button', { name: 'Opret overgang' }).click();
   await page.getByText('Overgangen er oprettet.').waitFor();
   const transitionPath = pathOf(page);
+  assert.match(transitionPath, /^\/transitions\/[0-9a-f-]{36}$/);
   await page.goto(`${transitionPath}/form`);
-  await fillWholeForm(page);
+  await fillWholeForm(page, text);
   await Promise.all([
     page.waitForNavigation({ waitUntil: 'load' }),
     page.getByRole('button', { name: 'Gem kladde' }).click(),
   ]);
+  return transitionPath;
+}
+
+/**
+ * On a page logged in as a pedagogue of Børnehaven Solsikken: a new child `first surname` born on
+ * `birthDate` with a guardian `guardian` who has no e-mail address, its transition to Bakkeskolen
+ * with the whole handover form answered, sent to the parents. Ends on the transition's page and
+ * returns its path.
+ */
+export async function handoverSentToParents(page, { first, surname, birthDate, guardian }) {
+  // A child with a guardian who has no e-mail address.
+  const childId = await newChildAtSolsikken(page, { first, surname, birthDate });
+  await page.getByRole('link', { name: 'Tilføj forælder eller værge' }).click();
+  await page.getByLabel('Navn', { exact: true }).fill(guardian);
+  await page.getByLabel('Relation til barnet').fill('Mor');
+  await page.getByRole('button', { name: 'Tilføj' }).click();
+  await page.getByText('Forælderen er tilføjet.').waitFor();
+
+  // The transition to the school, its form filled in, then to the parents.
+  const transitionPath = await filledTransitionToBakkeskolen(page, childId);
   await page.goto(transitionPath);
   await page.getByRole('button', { name: 'Send til forældrene' }).click();
   await page.getByText(`Uden e-mailadresse: ${guardian}`).waitFor();

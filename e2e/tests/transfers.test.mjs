@@ -12,9 +12,10 @@ import {
   DEMO_PASSWORD,
   assertNoPageErrors,
   checkA11y,
-  fillWholeForm,
+  filledTransitionToBakkeskolen,
   launch,
   login,
+  newChildAtSolsikken,
   pathOf,
   shot,
   withPage,
@@ -44,31 +45,12 @@ after(async () => {
 
 /** A child at Solsikken, its transition to Bakkeskolen, the form filled in, marked ready. */
 async function readyHandover(page, child, text) {
-  await page.goto('/children/new');
-  await page.getByLabel('Fornavn').fill(child.first);
-  await page.getByLabel('Efternavn').fill(child.last);
-  await page.getByLabel('Fødselsdato').fill(child.birth);
-  await page.getByLabel('Institution').selectOption({ label: 'Børnehaven Solsikken' });
-  await page.getByRole('button', { name: 'Opret barn' }).click();
-  await page.locator('h1', { hasText: `${child.first} ${child.last}` }).waitFor();
-  const childId = pathOf(page).split('/').pop();
-
-  await page.goto(`/transitions/new?child=${childId}`);
-  await page.getByLabel('Modtagende institution').selectOption({ label: 'Bakkeskolen' });
-  const kind = page.getByLabel('Overgangstype');
-  if ((await kind.inputValue()) === '') await kind.selectOption('kindergarten_school');
-  await page.getByLabel('Planlagt dato').fill('2027-08-01');
-  await page.getByRole('button', { name: 'Opret overgang' }).click();
-  await page.getByText('Overgangen er oprettet.').waitFor();
-  const transitionPath = pathOf(page);
-  assert.match(transitionPath, /^\/transitions\/[0-9a-f-]{36}$/);
-
-  await page.goto(`${transitionPath}/form`);
-  await fillWholeForm(page, text);
-  await Promise.all([
-    page.waitForNavigation({ waitUntil: 'load' }),
-    page.getByRole('button', { name: 'Gem kladde' }).click(),
-  ]);
+  const childId = await newChildAtSolsikken(page, {
+    first: child.first,
+    surname: child.last,
+    birthDate: child.birth,
+  });
+  const transitionPath = await filledTransitionToBakkeskolen(page, childId, text);
   await page.goto(transitionPath);
   await page.getByRole('button', { name: 'Markér som klar' }).click();
   await page.getByText('Status er nu «Klar til afsendelse»').waitFor();
