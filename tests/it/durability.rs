@@ -17,7 +17,7 @@ use std::{
 };
 
 use reqwest::{header, redirect, StatusCode};
-use sqlx::postgres::PgConnectOptions;
+use sqlx::{postgres::PgConnectOptions, PgConnection};
 use tokio::process::{Child, Command};
 use uuid::Uuid;
 
@@ -132,21 +132,7 @@ async fn acknowledged_form_saves_survive_sigkill_and_none_is_half_written() {
         transitions.push(fixture(&app).await.transition);
     }
     let mut conn = app.owner_conn().await;
-    let questions: Vec<Uuid> = sqlx::query_scalar(
-        "SELECT q.id FROM template_questions q JOIN template_sections s ON s.id = q.section_id
-         WHERE q.template_id = (SELECT template_id FROM transitions WHERE id = $1)
-           AND q.kind = 'free_text'
-         ORDER BY s.position, q.position LIMIT 3",
-    )
-    .bind(transitions[0])
-    .fetch_all(&mut conn)
-    .await
-    .unwrap();
-    assert_eq!(
-        questions.len(),
-        3,
-        "the template has three free-text questions"
-    );
+    let questions = free_text_questions(&mut conn, transitions[0]).await;
 
     let url = database_url(&owner);
     let port = {
@@ -240,11 +226,71 @@ async fn acknowledged_form_saves_survive_sigkill_and_none_is_half_written() {
 
     let server = start(&url, port).await;
     let mut conn = app.owner_conn().await;
+    let failures = check(&mut conn, &transitions, &questions, &saves).await;
+
+    // The restarted server carries on from what is stored.
+    let c = client(&server.base);
+    c.login("paedagog@vejle.overgang.test", common::PASSWORD)
+        .await;
+    let (status, html) = c
+        .get_text(&format!("/transitions/{}/form", transitions[0]))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let version: i32 = sqlx::query_scalar("SELECT version FROM transitions WHERE id = $1")
+        .bind(transitions[0])
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    assert!(
+        html.contains(&format!("name=\"version\" value=\"{version}\"")),
+        "the form after the restart carries the stored version {version}"
+    );
+    eprintln!(
+        "durability: {} saves sent, {acked} acknowledged before SIGKILL, {} transitions checked",
+        saves.len(),
+        transitions.len()
+    );
+    assert!(
+        failures.is_empty(),
+        "{} failures:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+/// The first three free-text questions of the transition's template.
+async fn free_text_questions(conn: &mut PgConnection, transition: Uuid) -> Vec<Uuid> {
+    let questions: Vec<Uuid> = sqlx::query_scalar(
+        "SELECT q.id FROM template_questions q JOIN template_sections s ON s.id = q.section_id
+         WHERE q.template_id = (SELECT template_id FROM transitions WHERE id = $1)
+           AND q.kind = 'free_text'
+         ORDER BY s.position, q.position LIMIT 3",
+    )
+    .bind(transition)
+    .fetch_all(conn)
+    .await
+    .unwrap();
+    assert_eq!(
+        questions.len(),
+        3,
+        "the template has three free-text questions"
+    );
+    questions
+}
+
+/// What is wrong with the stored saves of `transitions` (see the module's comment); empty when
+/// nothing is.
+async fn check(
+    conn: &mut PgConnection,
+    transitions: &[Uuid],
+    questions: &[Uuid],
+    saves: &[Save],
+) -> Vec<String> {
     let mut failures = Vec::new();
-    for t in &transitions {
+    for t in transitions {
         let version: i32 = sqlx::query_scalar("SELECT version FROM transitions WHERE id = $1")
             .bind(t)
-            .fetch_one(&mut conn)
+            .fetch_one(&mut *conn)
             .await
             .unwrap();
         let values: Vec<Option<String>> = sqlx::query_scalar(
@@ -252,8 +298,8 @@ async fn acknowledged_form_saves_survive_sigkill_and_none_is_half_written() {
              LEFT JOIN answers a ON a.transition_id = $1 AND a.question_id = q",
         )
         .bind(t)
-        .bind(&questions)
-        .fetch_all(&mut conn)
+        .bind(questions)
+        .fetch_all(&mut *conn)
         .await
         .unwrap();
         let mine: Vec<&Save> = saves.iter().filter(|s| s.transition == *t).collect();
@@ -291,7 +337,7 @@ async fn acknowledged_form_saves_survive_sigkill_and_none_is_half_written() {
              WHERE action = 'answers_saved' AND entity_id = $1",
         )
         .bind(t)
-        .fetch_all(&mut conn)
+        .fetch_all(&mut *conn)
         .await
         .unwrap();
         for s in mine.iter().filter(|s| s.acknowledged) {
@@ -303,33 +349,110 @@ async fn acknowledged_form_saves_survive_sigkill_and_none_is_half_written() {
             }
         }
     }
+    failures
+}
 
-    // The restarted server carries on from what is stored.
-    let c = client(&server.base);
-    c.login("paedagog@vejle.overgang.test", common::PASSWORD)
-        .await;
-    let (status, html) = c
-        .get_text(&format!("/transitions/{}/form", transitions[0]))
-        .await;
-    assert_eq!(status, StatusCode::OK);
-    let version: i32 = sqlx::query_scalar("SELECT version FROM transitions WHERE id = $1")
-        .bind(transitions[0])
-        .fetch_one(&mut conn)
+/// The check above has to be able to fail: saves made through the app pass it, and then each
+/// kind of damage it looks for, made by hand, is reported.
+#[tokio::test]
+async fn the_check_reports_torn_answers_lost_saves_and_saves_without_a_trace() {
+    let app = common::spawn_app().await;
+    let mut transitions = Vec::new();
+    for _ in 0..4 {
+        transitions.push(fixture(&app).await.transition);
+    }
+    let mut conn = app.owner_conn().await;
+    let questions = free_text_questions(&mut conn, transitions[0]).await;
+    let c = app.login("paedagog@vejle.overgang.test").await;
+    let token = c.csrf("/").await;
+    let mut saves = Vec::new();
+    for (n, t) in transitions.iter().enumerate() {
+        for from_version in 1..=2 {
+            let tag = format!("check {n} save {from_version}");
+            let mut fields = vec![
+                ("_csrf".to_string(), token.clone()),
+                ("version".to_string(), from_version.to_string()),
+            ];
+            fields.extend(questions.iter().map(|q| (format!("q_{q}"), tag.clone())));
+            let r = c
+                .http
+                .post(c.url(&format!("/transitions/{t}/form")))
+                .header(header::ORIGIN, &c.base)
+                .header("x-requested-with", "fetch")
+                .form(&fields)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), StatusCode::NO_CONTENT);
+            saves.push(Save {
+                transition: *t,
+                tag,
+                from_version,
+                acknowledged: true,
+            });
+        }
+    }
+    assert_eq!(
+        check(&mut conn, &transitions, &questions, &saves).await,
+        Vec::<String>::new()
+    );
+
+    // 0: one answer of the last save replaced, as if half of another save had landed
+    sqlx::query(
+        "UPDATE answers SET value = 'check 0 save 1' WHERE transition_id = $1 AND question_id = $2",
+    )
+    .bind(transitions[0])
+    .bind(questions[2])
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    // 1: the last save rolled back although it was acknowledged
+    sqlx::query("UPDATE transitions SET version = 2 WHERE id = $1")
+        .bind(transitions[1])
+        .execute(&mut conn)
         .await
         .unwrap();
-    assert!(
-        html.contains(&format!("name=\"version\" value=\"{version}\"")),
-        "the form after the restart carries the stored version {version}"
-    );
-    eprintln!(
-        "durability: {} saves sent, {acked} acknowledged before SIGKILL, {} transitions checked",
-        saves.len(),
-        transitions.len()
-    );
-    assert!(
-        failures.is_empty(),
-        "{} failures:\n{}",
-        failures.len(),
-        failures.join("\n")
-    );
+    sqlx::query("UPDATE answers SET value = 'check 1 save 1' WHERE transition_id = $1")
+        .bind(transitions[1])
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    // 2: answers nobody sent
+    sqlx::query("UPDATE answers SET value = 'forged' WHERE transition_id = $1")
+        .bind(transitions[2])
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    // 3: a save acknowledged to the client that never reached the database
+    saves.push(Save {
+        transition: transitions[3],
+        tag: "check 3 save 3".into(),
+        from_version: 3,
+        acknowledged: true,
+    });
+
+    let failures = check(&mut conn, &transitions, &questions, &saves).await;
+    let expected = [
+        format!("{}: half-written save", transitions[0]),
+        format!(
+            "{}: version 2, but a save to version 3 was acknowledged",
+            transitions[1]
+        ),
+        format!("{}: answers \"forged\" nobody sent", transitions[2]),
+        format!(
+            "{}: version 3, but a save to version 4 was acknowledged",
+            transitions[3]
+        ),
+        format!(
+            "{}: acknowledged save to version 4 left no trace",
+            transitions[3]
+        ),
+    ];
+    for e in &expected {
+        assert!(
+            failures.iter().any(|f| f.starts_with(e.as_str())),
+            "{e:?} not among {failures:#?}"
+        );
+    }
+    assert_eq!(failures.len(), expected.len(), "{failures:#?}");
 }
