@@ -75,12 +75,8 @@ pub async fn app_pool(
     options: &PgConnectOptions,
     max_connections: u32,
 ) -> Result<PgPool, sqlx::Error> {
-    let options = options.clone().options([
-        ("TimeZone", TIME_ZONE),
-        ("plan_cache_mode", PLAN_CACHE_MODE),
-    ]);
     app_pool_options(max_connections)
-        .connect_with(quiet(options))
+        .connect_with(quiet(options.clone()))
         .await
 }
 
