@@ -10,7 +10,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 use super::{
-    audit, child_path,
+    child_path,
     domain::{format_date, iso_date},
     forms::{self, EndForm, EnrolmentForm},
     institution_options,
@@ -146,8 +146,7 @@ pub async fn create(
         },
     )
     .await?;
-    audit(
-        &mut ctx,
+    ctx.audit(
         Entry::new("create", "enrolment", Some(eid))
             .child(id)
             .details(json!({
@@ -236,8 +235,7 @@ pub async fn end(
         return web::render_invalid(&end_page(&ctx, &child, &e, f.ends_on, errors));
     };
     queries::end_enrolment(&mut ctx.tx, access.municipality_id, id, eid, ends_on).await?;
-    audit(
-        &mut ctx,
+    ctx.audit(
         Entry::new("update", "enrolment", Some(eid))
             .child(id)
             .details(json!({
@@ -256,8 +254,7 @@ pub async fn delete(mut ctx: Ctx, Path((id, eid)): Path<(Uuid, Uuid)>) -> AppRes
     let access = Access::check(&ctx, Permission::EditChildren)?;
     let (_, e) = managed_enrolment(&mut ctx, &access, id, eid, true).await?;
     queries::delete_enrolment(&mut ctx.tx, access.municipality_id, id, eid).await?;
-    audit(
-        &mut ctx,
+    ctx.audit(
         Entry::new("delete", "enrolment", Some(eid))
             .child(id)
             .details(json!({

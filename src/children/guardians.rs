@@ -7,7 +7,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 use super::{
-    audit, child_path,
+    child_path,
     forms::{self, GuardianForm, ValidGuardian},
     queries::{self, Reach},
     Access,
@@ -136,8 +136,7 @@ pub async fn create(
         return web::render_invalid(&page(&ctx, &child, None, view, errors));
     };
     let gid = queries::insert_guardian(&mut ctx.tx, access.municipality_id, id, &data(&g)).await?;
-    audit(
-        &mut ctx,
+    ctx.audit(
         Entry::new("create", "guardian", Some(gid))
             .child(id)
             .details(json!({"has_custody": g.has_custody})),
@@ -159,8 +158,7 @@ pub async fn edit_form(mut ctx: Ctx, Path((id, gid)): Path<(Uuid, Uuid)>) -> App
     let g = queries::find_guardian(&mut ctx.tx, m, id, gid)
         .await?
         .ok_or(AppError::NotFound)?;
-    audit(
-        &mut ctx,
+    ctx.audit(
         Entry::new("read", "guardian", Some(gid))
             .child(id)
             .details(json!({"view": "edit"})),
@@ -218,8 +216,7 @@ pub async fn update(
         ));
     }
     queries::update_guardian(&mut ctx.tx, m, id, gid, &new).await?;
-    audit(
-        &mut ctx,
+    ctx.audit(
         Entry::new("update", "guardian", Some(gid))
             .child(id)
             .details(json!({ "fields": fields })),
@@ -240,11 +237,8 @@ pub async fn delete(mut ctx: Ctx, Path((id, gid)): Path<(Uuid, Uuid)>) -> AppRes
         .await?
         .ok_or(AppError::NotFound)?;
     queries::delete_guardian(&mut ctx.tx, m, id, gid).await?;
-    audit(
-        &mut ctx,
-        Entry::new("delete", "guardian", Some(gid)).child(id),
-    )
-    .await?;
+    ctx.audit(Entry::new("delete", "guardian", Some(gid)).child(id))
+        .await?;
     ctx.commit().await?;
     Ok(web::redirect_with_flash(
         &child_path(id),

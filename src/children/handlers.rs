@@ -11,7 +11,7 @@ use time::Date;
 use uuid::Uuid;
 
 use super::{
-    audit, child_path,
+    child_path,
     domain::{format_date, iso_date, like_escape, looks_like_cpr},
     forms::{self, ChildForm, EnrolmentForm, ValidChild, DUPLICATE_CPR},
     institution_options,
@@ -180,15 +180,12 @@ pub async fn list(mut ctx: Ctx, RawQuery(raw): RawQuery) -> AppResult<Response> 
         (Vec::new(), 0)
     };
 
-    audit(
-        &mut ctx,
-        Entry::new("list", "child", None).details(json!({
-            "q": (!q.is_empty()).then_some(&q),
-            "institution_id": institution,
-            "page": page,
-            "shown": rows.len(),
-        })),
-    )
+    ctx.audit(Entry::new("list", "child", None).details(json!({
+        "q": (!q.is_empty()).then_some(&q),
+        "institution_id": institution,
+        "page": page,
+        "shown": rows.len(),
+    })))
     .await?;
 
     let page_count = ((total + queries::PAGE_SIZE - 1) / queries::PAGE_SIZE).max(1);
@@ -347,7 +344,8 @@ pub async fn show(mut ctx: Ctx, Path(id): Path<Uuid>) -> AppResult<Response> {
     let guardians = queries::guardians(&mut ctx.tx, m, id).await?;
     let enrolments = queries::enrolments(&mut ctx.tx, m, id).await?;
     let today = ctx.today;
-    audit(&mut ctx, Entry::new("read", "child", Some(id)).child(id)).await?;
+    ctx.audit(Entry::new("read", "child", Some(id)).child(id))
+        .await?;
     let can_edit = editable && ctx.user.can(Permission::EditChildren);
     let base = child_path(id);
     let page = ShowPage {
@@ -548,18 +546,17 @@ pub async fn create(mut ctx: Ctx, Form(f): Form<ChildForm>) -> AppResult<Respons
         },
     )
     .await?;
-    audit(
-        &mut ctx,
+    ctx.audit(
         Entry::new("create", "child", Some(id))
             .child(id)
             .details(json!({"with_cpr": child.cpr.is_some()})),
     )
     .await?;
     if let Some(action) = child.cpr_change.audit_action() {
-        audit(&mut ctx, Entry::new(action, "child", Some(id)).child(id)).await?;
+        ctx.audit(Entry::new(action, "child", Some(id)).child(id))
+            .await?;
     }
-    audit(
-        &mut ctx,
+    ctx.audit(
         Entry::new("create", "enrolment", Some(enrolment_id))
             .child(id)
             .details(json!({
@@ -618,8 +615,7 @@ pub async fn edit_form(mut ctx: Ctx, Path(id): Path<Uuid>) -> AppResult<Response
         .await?
         .ok_or(AppError::NotFound)?;
     let enrolments = queries::enrolments(&mut ctx.tx, m, id).await?;
-    audit(
-        &mut ctx,
+    ctx.audit(
         Entry::new("read", "child", Some(id))
             .child(id)
             .details(json!({"view": "edit"})),
@@ -724,8 +720,7 @@ pub async fn update(
         Err(e) => return Err(e.into()),
     }
     if !fields.is_empty() {
-        audit(
-            &mut ctx,
+        ctx.audit(
             Entry::new("update", "child", Some(id))
                 .child(id)
                 .details(json!({ "fields": fields })),
@@ -733,7 +728,8 @@ pub async fn update(
         .await?;
     }
     if let Some(action) = valid.cpr_change.audit_action() {
-        audit(&mut ctx, Entry::new(action, "child", Some(id)).child(id)).await?;
+        ctx.audit(Entry::new(action, "child", Some(id)).child(id))
+            .await?;
     }
     ctx.commit().await?;
     Ok(web::redirect_with_flash(
@@ -760,8 +756,7 @@ pub async fn delete(mut ctx: Ctx, Path(id): Path<Uuid>) -> AppResult<Response> {
     }
     let guardians = queries::guardians(&mut ctx.tx, m, id).await?;
     queries::delete_child(&mut ctx.tx, m, id).await?;
-    audit(
-        &mut ctx,
+    ctx.audit(
         Entry::new("delete", "child", Some(id))
             .child(id)
             .details(json!({"guardians": guardians.len(), "enrolments": enrolments.len()})),

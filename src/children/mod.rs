@@ -113,8 +113,3 @@ pub fn institution_options(list: &[queries::InstitutionChoice], selected: &str) 
 pub fn child_path(id: Uuid) -> String {
     format!("/children/{id}")
 }
-
-/// Audits `entry` with the request (`Ctx::audit`).
-pub async fn audit(ctx: &mut Ctx, entry: crate::audit::Entry<'_>) -> AppResult<()> {
-    ctx.audit(entry).await
-}

@@ -14,7 +14,7 @@ use uuid::Uuid;
 use crate::{
     audit::Entry,
     auth::{Ctx, Permission},
-    children::{self, domain::format_date, Access},
+    children::{domain::format_date, Access},
     db::Tx,
     forms::{self, kinds::theme_label, QuestionKind},
     transitions::{
@@ -558,11 +558,8 @@ pub async fn form(mut ctx: Ctx, Path(id): Path<Uuid>) -> AppResult<Response> {
             errors: HashMap::new(),
         },
     );
-    children::audit(
-        &mut ctx,
-        Entry::new("view", "feedback_request", Some(id)).child(t.child_id),
-    )
-    .await?;
+    ctx.audit(Entry::new("view", "feedback_request", Some(id)).child(t.child_id))
+        .await?;
     ctx.commit().await?;
     Ok(web::render(&page)?.into_response())
 }
@@ -747,8 +744,7 @@ pub async fn submit(mut ctx: Ctx, Path(id): Path<Uuid>, req: Request) -> AppResu
         )
         .await?;
     }
-    children::audit(
-        &mut ctx,
+    ctx.audit(
         Entry::new("answer", "feedback_request", Some(id))
             .child(t.child_id)
             .details(json!({
@@ -825,11 +821,8 @@ pub async fn sender_view(mut ctx: Ctx, Path(id): Path<Uuid>) -> AppResult<Respon
             answered,
         });
     }
-    children::audit(
-        &mut ctx,
-        Entry::new("view_feedback", "transition", Some(id)).child(t.child_id),
-    )
-    .await?;
+    ctx.audit(Entry::new("view_feedback", "transition", Some(id)).child(t.child_id))
+        .await?;
     let page = SenderPage {
         layout: ctx.layout(
             &format!("Tilbagemelding på {}", t.child_name),

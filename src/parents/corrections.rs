@@ -16,7 +16,6 @@ use uuid::Uuid;
 use super::{Overview, LOCAL_TZ};
 use crate::{
     auth::Ctx,
-    children,
     config::Config,
     db::Tx,
     mail,
@@ -287,8 +286,7 @@ pub async fn show(mut ctx: Ctx, Path(id): Path<Uuid>) -> AppResult<Response> {
         FieldErrors::default(),
     )
     .await?;
-    children::audit(
-        &mut ctx,
+    ctx.audit(
         crate::audit::Entry::new("view", "correction_requests", Some(id))
             .child(t.child_id)
             .details(json!({ "requests": page.requests.len() })),
@@ -367,9 +365,7 @@ pub async fn answer(
         );
         mail::enqueue(&mut ctx.tx, Some(m), email, ANSWER_SUBJECT, &body).await?;
     }
-    children::audit(
-        &mut ctx,
-        crate::audit::Entry::new("answer", "correction_request", Some(request))
+    ctx.audit(crate::audit::Entry::new("answer", "correction_request", Some(request))
             .child(t.child_id)
             .details(json!({ "transition_id": id, "decision": decision, "length": text.chars().count() })),
     )

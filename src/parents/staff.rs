@@ -19,7 +19,7 @@ use uuid::Uuid;
 use super::{Decision, Overview};
 use crate::{
     auth::{Ctx, Permission},
-    children::{self, Access},
+    children::Access,
     state::AppState,
     transitions::queries,
     web::{self, AppError, AppResult, FieldErrors, Flash, Form, Layout, Path},
@@ -279,8 +279,7 @@ pub async fn show(mut ctx: Ctx, Path(id): Path<Uuid>) -> AppResult<Response> {
         FieldErrors::default(),
     )
     .await?;
-    children::audit(
-        &mut ctx,
+    ctx.audit(
         crate::audit::Entry::new("view", "parent_consent", Some(id))
             .child(t.child_id)
             .details(json!({ "view": if acts { "sender" } else { "receiver" } })),
@@ -333,8 +332,7 @@ pub async fn create_link(
     super::revoke_links(&mut ctx.tx, m, id, g.id, Some(me)).await?;
     let (link_id, token) =
         super::issue_link(&mut ctx.tx, m, id, g.id, "shown", None, Some(me)).await?;
-    children::audit(
-        &mut ctx,
+    ctx.audit(
         crate::audit::Entry::new("issue", "parent_link", Some(link_id))
             .child(t.child_id)
             .details(json!({ "transition_id": id, "guardian_id": g.id, "delivery": "shown" })),
@@ -400,8 +398,7 @@ pub async fn revoke_link(
     )
     .execute(&mut *ctx.tx)
     .await?;
-    children::audit(
-        &mut ctx,
+    ctx.audit(
         crate::audit::Entry::new("revoke", "parent_link", Some(link_id))
             .child(t.child_id)
             .details(json!({ "transition_id": id, "guardian_id": row.guardian_id })),

@@ -150,8 +150,7 @@ pub async fn export_package(mut ctx: Ctx, Path(id): Path<Uuid>) -> AppResult<Res
         return Err(not_exportable());
     }
     let p = package::build(&mut ctx.tx, access.municipality_id, &t).await?;
-    children::audit(
-        &mut ctx,
+    ctx.audit(
         Entry::new("export_package", "transition", Some(id))
             .child(t.child_id)
             .details(json!({ "sections": p.sections.len() })),
@@ -306,11 +305,8 @@ async fn start_page(
 ) -> AppResult<StartPage> {
     let list = municipalities(&mut ctx.tx).await?;
     let p = package::build(&mut ctx.tx, m, t).await?;
-    children::audit(
-        ctx,
-        Entry::new("view_transfer_package", "transition", Some(t.id)).child(t.child_id),
-    )
-    .await?;
+    ctx.audit(Entry::new("view_transfer_package", "transition", Some(t.id)).child(t.child_id))
+        .await?;
     Ok(StartPage {
         layout: ctx.layout(
             &format!("Flyt til anden kommune – {}", t.child_name),
@@ -395,8 +391,7 @@ pub async fn start(
     )
     .fetch_one(&mut *ctx.tx)
     .await?;
-    children::audit(
-        &mut ctx,
+    ctx.audit(
         Entry::new("start_transfer", "transfer", Some(transfer))
             .child(t.child_id)
             .details(json!({
@@ -651,8 +646,7 @@ pub async fn accept(
     };
     let d = decide(&mut ctx.tx, id, true, None).await?;
     let p = Package::from_json(d.package.ok_or(AppError::NotFound)?)?;
-    children::audit(
-        &mut ctx,
+    ctx.audit(
         Entry::new("accept_transfer", "transfer", Some(id)).details(json!({
             "sending_municipality": format!("{} {}", d.sending_code, d.sending_name),
             "withheld_sections": d.withheld_sections,
@@ -691,8 +685,7 @@ pub async fn reject(
         ));
     }
     let d = decide(&mut ctx.tx, id, false, Some(reason)).await?;
-    children::audit(
-        &mut ctx,
+    ctx.audit(
         Entry::new("reject_transfer", "transfer", Some(id)).details(json!({
             "sending_municipality": format!("{} {}", d.sending_code, d.sending_name),
         })),
@@ -783,8 +776,7 @@ async fn receive(
     )
     .fetch_one(&mut *ctx.tx)
     .await?;
-    children::audit(
-        ctx,
+    ctx.audit(
         Entry::new("receive_handover", "incoming_handover", Some(id))
             .child(child)
             .details(json!({
@@ -859,8 +851,7 @@ pub async fn set_destination(
     )
     .execute(&mut *ctx.tx)
     .await?;
-    children::audit(
-        &mut ctx,
+    ctx.audit(
         Entry::new("set_transfer_destination", "transfer", Some(id))
             .child(child)
             .details(json!({
@@ -897,11 +888,8 @@ pub async fn close(
     )
     .execute(&mut *ctx.tx)
     .await?;
-    children::audit(
-        &mut ctx,
-        Entry::new("close_transfer", "transfer", Some(id)).child(child),
-    )
-    .await?;
+    ctx.audit(Entry::new("close_transfer", "transfer", Some(id)).child(child))
+        .await?;
     ctx.commit().await?;
     Ok(web::redirect_with_flash(
         NAV,
@@ -953,8 +941,7 @@ pub async fn show_incoming(mut ctx: Ctx, Path(id): Path<Uuid>) -> AppResult<Resp
         return Err(AppError::NotFound);
     }
     let p = Package::from_json(row.package)?;
-    children::audit(
-        &mut ctx,
+    ctx.audit(
         Entry::new("read_incoming_handover", "incoming_handover", Some(id)).child(row.child_id),
     )
     .await?;

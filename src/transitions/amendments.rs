@@ -15,7 +15,7 @@ use super::{
 use crate::{
     audit::Entry,
     auth::{Ctx, Permission},
-    children::{self, Access},
+    children::Access,
     db::Tx,
     mail,
     web::{self, form::multiline_text, AppError, AppResult, FieldErrors, Flash, Form, Path},
@@ -151,8 +151,7 @@ pub async fn add(
         )
         .await?;
     }
-    children::audit(
-        &mut ctx,
+    ctx.audit(
         Entry::new("amend", "transition", Some(id))
             .child(t.child_id)
             .details(json!({ "amendment": amendment, "notified": receivers.len() })),

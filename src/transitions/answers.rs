@@ -18,7 +18,6 @@ use crate::{
     audit::Entry,
     auth::{Ctx, Permission},
     children::{
-        self,
         domain::{iso_date, parse_date},
         Access,
     },
@@ -359,11 +358,8 @@ pub async fn show(mut ctx: Ctx, Path(id): Path<Uuid>) -> AppResult<Response> {
             phrases: &phrases,
         },
     );
-    children::audit(
-        &mut ctx,
-        Entry::new("view_form", "transition", Some(id)).child(t.child_id),
-    )
-    .await?;
+    ctx.audit(Entry::new("view_form", "transition", Some(id)).child(t.child_id))
+        .await?;
     ctx.commit().await?;
     Ok(web::render(&page)?.into_response())
 }
@@ -576,8 +572,7 @@ pub async fn save(
         .execute(&mut *ctx.tx)
         .await?;
     }
-    children::audit(
-        &mut ctx,
+    ctx.audit(
         Entry::new("answers_saved", "transition", Some(id))
             .child(row.child_id)
             .details(json!({ "version": new_version })),

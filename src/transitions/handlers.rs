@@ -173,16 +173,13 @@ async fn filtered(mut ctx: Ctx, q: ListQuery) -> AppResult<Response> {
     if let Some(y) = year {
         back.push_str(&format!("{sep}year={y}"));
     }
-    children::audit(
-        &mut ctx,
-        Entry::new("view_list", "transitions", None).details(json!({
-            "institution": institution.as_ref().map(|i| i.0),
-            "year": year,
-            "kind": kind.map(TransitionKind::as_str),
-            "state": state.as_str(),
-            "count": list.len(),
-        })),
-    )
+    ctx.audit(Entry::new("view_list", "transitions", None).details(json!({
+        "institution": institution.as_ref().map(|i| i.0),
+        "year": year,
+        "kind": kind.map(TransitionKind::as_str),
+        "state": state.as_str(),
+        "count": list.len(),
+    })))
     .await?;
     let page = FilteredPage {
         layout: ctx.layout(&format!("Overgange – {}", state.label()), NAV),
@@ -495,8 +492,7 @@ pub async fn create(mut ctx: Ctx, Form(f): Form<TransitionForm>) -> AppResult<Re
     .await?;
     let actor = ctx.actor();
     super::status::record_event(&mut ctx.tx, &actor, m, id, None, Status::Draft, None).await?;
-    children::audit(
-        &mut ctx,
+    ctx.audit(
         Entry::new("create", "transition", Some(id))
             .child(child_id)
             .details(json!({
@@ -626,11 +622,8 @@ pub async fn show(mut ctx: Ctx, Path(id): Path<Uuid>) -> AppResult<Response> {
     } else {
         None
     };
-    children::audit(
-        &mut ctx,
-        Entry::new("view", "transition", Some(id)).child(t.child_id),
-    )
-    .await?;
+    ctx.audit(Entry::new("view", "transition", Some(id)).child(t.child_id))
+        .await?;
     let end = super::receiving::for_page(&mut ctx, &t, acts).await?;
     let open_corrections = if acts {
         crate::parents::corrections::open_count(&mut ctx.tx, m, id).await?
@@ -820,8 +813,7 @@ pub async fn reassign(
         ),
     };
     queries::set_responsible(&mut ctx.tx, m, id, new).await?;
-    children::audit(
-        &mut ctx,
+    ctx.audit(
         Entry::new("reassign", "transition", Some(id))
             .child(t.child_id)
             .details(json!({ "from": t.responsible_user_id, "to": new })),

@@ -343,8 +343,7 @@ pub async fn save_wish(
     )
     .execute(&mut *ctx.tx)
     .await?;
-    children::audit(
-        &mut ctx,
+    ctx.audit(
         Entry::new("save_handover_wish", "transition", Some(id))
             .child(t.child_id)
             .details(json!({ "wish": wish })),
@@ -383,11 +382,8 @@ pub async fn show(mut ctx: Ctx, Path(id): Path<Uuid>) -> AppResult<Response> {
         FieldErrors::default(),
     )
     .await?;
-    children::audit(
-        &mut ctx,
-        Entry::new("view_meeting", "transition", Some(id)).child(t.child_id),
-    )
-    .await?;
+    ctx.audit(Entry::new("view_meeting", "transition", Some(id)).child(t.child_id))
+        .await?;
     ctx.commit().await?;
     Ok(web::render(&page)?.into_response())
 }
@@ -497,8 +493,7 @@ pub async fn save(
                 .into(),
         ));
     }
-    children::audit(
-        &mut ctx,
+    ctx.audit(
         Entry::new("save_meeting", "transition", Some(id))
             .child(t.child_id)
             .details(json!({ "held_on": iso_date(held_on) })),
@@ -583,8 +578,7 @@ pub async fn add_agreement(
     )
     .fetch_one(&mut *ctx.tx)
     .await?;
-    children::audit(
-        &mut ctx,
+    ctx.audit(
         Entry::new("add_agreement", "transition", Some(id))
             .child(t.child_id)
             .details(json!({ "agreement": agreement })),
@@ -617,8 +611,7 @@ pub async fn complete_agreement(
     if done == 0 {
         return Err(AppError::NotFound);
     }
-    children::audit(
-        &mut ctx,
+    ctx.audit(
         Entry::new("complete_agreement", "transition", Some(id))
             .child(t.child_id)
             .details(json!({ "agreement": agreement })),

@@ -24,7 +24,7 @@ use super::{
 use crate::{
     audit::Entry,
     auth::{Ctx, CurrentUser, Permission, Role},
-    children::{self, domain::format_date, Access},
+    children::{domain::format_date, Access},
     db::Tx,
     web::{self, AppError, AppResult, Flash, Form, Layout, Path},
 };
@@ -226,11 +226,8 @@ pub async fn for_page(
     let (handover, seen) = if receiver && delivered {
         let (still, seen) = record_read(&mut ctx.tx, m, t.id, ctx.user.id).await?;
         if still {
-            children::audit(
-                ctx,
-                Entry::new("read_handover", "transition", Some(t.id)).child(t.child_id),
-            )
-            .await?;
+            ctx.audit(Entry::new("read_handover", "transition", Some(t.id)).child(t.child_id))
+                .await?;
             let read =
                 handover::load(&mut ctx.tx, m, t.id, t.template_id, Audience::Receiver).await?;
             (Some(read), seen)
@@ -433,8 +430,7 @@ pub async fn print(mut ctx: Ctx, Path(id): Path<Uuid>) -> AppResult<Response> {
     .fetch_one(&mut *ctx.tx)
     .await?;
     let meeting = meeting::summary(&mut ctx, &t, true).await?;
-    children::audit(
-        &mut ctx,
+    ctx.audit(
         Entry::new("print", "transition", Some(id))
             .child(t.child_id)
             .details(json!({ "audience": if acts { "sender" } else { "receiver" } })),

@@ -19,7 +19,6 @@ use super::handlers::NAV;
 use crate::{
     audit::Entry,
     auth::{Ctx, Permission, Role},
-    children,
     db::Tx,
     forms::TransitionKind,
     web::{self, AppError, AppResult, Layout, Query, SelectOption},
@@ -432,8 +431,7 @@ pub async fn show(mut ctx: Ctx, Query(q): Query<StatusQuery>) -> AppResult<Respo
             }
         })
         .collect();
-    children::audit(
-        &mut ctx,
+    ctx.audit(
         Entry::new("view_status", "transitions", None).details(json!({
             "institution": chosen.as_ref().map(|c| c.0),
             "year": year,
