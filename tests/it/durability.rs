@@ -397,29 +397,33 @@ async fn the_check_reports_torn_answers_lost_saves_and_saves_without_a_trace() {
         Vec::<String>::new()
     );
 
+    // Sets the answers of `transition` (only `question`'s, if given) to `value`.
+    let set_answers = |transition: Uuid, question: Option<Uuid>, value: &'static str| {
+        sqlx::query(
+            "UPDATE answers SET value = $3
+             WHERE transition_id = $1 AND ($2::uuid IS NULL OR question_id = $2)",
+        )
+        .bind(transition)
+        .bind(question)
+        .bind(value)
+    };
     // 0: one answer of the last save replaced, as if half of another save had landed
-    sqlx::query(
-        "UPDATE answers SET value = 'check 0 save 1' WHERE transition_id = $1 AND question_id = $2",
-    )
-    .bind(transitions[0])
-    .bind(questions[2])
-    .execute(&mut conn)
-    .await
-    .unwrap();
+    set_answers(transitions[0], Some(questions[2]), "check 0 save 1")
+        .execute(&mut conn)
+        .await
+        .unwrap();
     // 1: the last save rolled back although it was acknowledged
     sqlx::query("UPDATE transitions SET version = 2 WHERE id = $1")
         .bind(transitions[1])
         .execute(&mut conn)
         .await
         .unwrap();
-    sqlx::query("UPDATE answers SET value = 'check 1 save 1' WHERE transition_id = $1")
-        .bind(transitions[1])
+    set_answers(transitions[1], None, "check 1 save 1")
         .execute(&mut conn)
         .await
         .unwrap();
     // 2: answers nobody sent
-    sqlx::query("UPDATE answers SET value = 'forged' WHERE transition_id = $1")
-        .bind(transitions[2])
+    set_answers(transitions[2], None, "forged")
         .execute(&mut conn)
         .await
         .unwrap();
