@@ -14,6 +14,8 @@ pub struct AppState {
     pub i18n: Arc<Catalogues>,
     /// Writes the audit entries of page views in groups (`audit::reads`).
     pub audit: crate::audit::Writer,
+    /// The sessions' users between requests (`auth::session::SessionCache`).
+    pub sessions: crate::auth::session::SessionCache,
 }
 
 impl AppState {
@@ -24,6 +26,7 @@ impl AppState {
         let i18n = Catalogues::load(&config.locales_dir)?;
         Ok(AppState {
             audit: crate::audit::Writer::start(&db),
+            sessions: Default::default(),
             db,
             config: Arc::new(config),
             i18n: Arc::new(i18n),

@@ -142,7 +142,7 @@ pub async fn login_submit(
 
     throttle::record_success(&state.db, &email).await?;
     if let Some(old) = &visitor.0.session {
-        session::delete(&state.db, &old.id).await?;
+        session::delete(&state, &old.id).await?;
     }
     let token = session::create(&state.db, user.id, user.municipality_id, client).await?;
     let scope = user
@@ -194,7 +194,7 @@ pub async fn logout(State(state): State<AppState>, mut ctx: Ctx) -> AppResult<Re
     let session_id = ctx.req.session.as_ref().map(|s| s.id.clone());
     ctx.commit().await?;
     if let Some(id) = session_id {
-        session::delete(&state.db, &id).await?;
+        session::delete(&state, &id).await?;
     }
     let mut response = web::redirect_with_flash("/login", Flash::info("Du er logget ud."));
     web::set_cookie(

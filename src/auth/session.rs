@@ -1,7 +1,12 @@
 //! Server-side sessions, the anonymous CSRF cookie, and the CSRF/Origin check on every
 //! state-changing request.
 
-use std::net::{IpAddr, SocketAddr};
+use std::{
+    collections::HashMap,
+    net::{IpAddr, SocketAddr},
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
 
 use axum::{
     body::{to_bytes, Body},
@@ -41,6 +46,85 @@ pub struct SessionData {
     pub user: SessionUser,
     /// Today's date in Denmark, as the database's `current_date` (see `db::app_pool`).
     pub today: time::Date,
+    /// `Some(epoch)` when this came from the `SessionCache` and the database has not yet
+    /// confirmed it in this request: the request's transaction then starts with the check
+    /// `begin_statement_prefix`, which fails unless the session is still valid, still filed
+    /// under this `auth_epoch` and it is still `today`.
+    pub unconfirmed: Option<i64>,
+}
+
+impl SessionData {
+    /// The statement to send before `BEGIN` when the data is unconfirmed (see `unconfirmed`),
+    /// or an empty string. In one simple query, an error before `BEGIN` rolls everything back
+    /// and leaves the connection idle, so a failed check costs nothing but the reload.
+    pub fn check_statement(&self) -> String {
+        let Some(epoch) = self.unconfirmed else {
+            return String::new();
+        };
+        // Hex digits, an integer and a date print no quote: safe inside the literals.
+        let hex: String = self.id.iter().map(|b| format!("{b:02x}")).collect();
+        format!(
+            "SELECT session_check('\\x{hex}'::bytea, {IDLE_SECS:?}, {epoch}, '{}'::date); ",
+            self.today
+        )
+    }
+}
+
+/// The SQLSTATE of `session_check`: the cached session must be loaded again.
+pub const RELOAD_SQLSTATE: &str = "OV401";
+
+/// Whether `error` is `session_check` asking for a reload.
+pub fn needs_reload(error: &sqlx::Error) -> bool {
+    matches!(error, sqlx::Error::Database(e) if e.code().as_deref() == Some(RELOAD_SQLSTATE))
+}
+
+/// How long a cached session is used before it is loaded afresh regardless (it is checked on
+/// every request anyway; this bounds what the cache holds for sessions no longer in use).
+const CACHE_TTL: Duration = Duration::from_secs(600);
+/// Most sessions the cache holds; past this, expired entries go, and if that is not enough,
+/// all of them (the next request of each simply loads its session again).
+const CACHE_CAPACITY: usize = 20_000;
+
+/// The sessions' users as last loaded by `session_load`, by token hash, so a page need not load
+/// them on every request (migration 26). Each use is confirmed by `session_check` in the
+/// request's first round trip; a session that fails it is dropped and loaded again.
+#[derive(Clone, Default)]
+pub struct SessionCache(Arc<Mutex<HashMap<Vec<u8>, Cached>>>);
+
+struct Cached {
+    data: SessionData,
+    csrf: String,
+    loaded: Instant,
+}
+
+impl SessionCache {
+    fn get(&self, id: &[u8]) -> Option<(SessionData, String)> {
+        let map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let hit = map.get(id).filter(|c| c.loaded.elapsed() < CACHE_TTL)?;
+        Some((hit.data.clone(), hit.csrf.clone()))
+    }
+
+    fn put(&self, data: &SessionData, csrf: &str) {
+        let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if map.len() >= CACHE_CAPACITY {
+            map.retain(|_, c| c.loaded.elapsed() < CACHE_TTL);
+            if map.len() >= CACHE_CAPACITY {
+                map.clear();
+            }
+        }
+        map.insert(
+            data.id.clone(),
+            Cached {
+                data: data.clone(),
+                csrf: csrf.to_string(),
+                loaded: Instant::now(),
+            },
+        );
+    }
+
+    pub fn forget(&self, id: &[u8]) {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).remove(id);
+    }
 }
 
 /// Per-request facts the middleware works out once for the handlers.
@@ -125,9 +209,11 @@ pub async fn create(
     Ok(token)
 }
 
-pub async fn delete(pool: &PgPool, id: &[u8]) -> Result<(), sqlx::Error> {
+/// Ends the session: from the cache and from the database.
+pub async fn delete(state: &AppState, id: &[u8]) -> Result<(), sqlx::Error> {
+    state.sessions.forget(id);
     sqlx::query!("DELETE FROM sessions WHERE id = $1", id)
-        .execute(pool)
+        .execute(&state.db)
         .await?;
     Ok(())
 }
@@ -144,22 +230,39 @@ pub struct SessionUser {
     pub roles: Vec<RoleAssignment>,
 }
 
-/// The session, its CSRF token and its user in one round trip (`session_load`).
-async fn lookup(pool: &PgPool, token: &str) -> Result<Option<(SessionData, String)>, sqlx::Error> {
+/// The session of `token` and its CSRF token: from the cache, unconfirmed, if it is there.
+async fn lookup(
+    state: &AppState,
+    token: &str,
+) -> Result<Option<(SessionData, String)>, sqlx::Error> {
     let id = token_hash(token);
+    if let Some(hit) = state.sessions.get(&id) {
+        return Ok(Some(hit));
+    }
+    load(state, id).await
+}
+
+/// The session, its CSRF token and its user in one round trip (`session_load`), confirmed, and
+/// filed in the cache. `None` (and nothing cached) if the session is gone.
+pub async fn load(
+    state: &AppState,
+    id: Vec<u8>,
+) -> Result<Option<(SessionData, String)>, sqlx::Error> {
+    state.sessions.forget(&id);
     let row = sqlx::query!(
         r#"SELECT user_id AS "user_id!", session_municipality_id, csrf_token AS "csrf_token!",
                   name AS "name!", email AS "email!", municipality_id, municipality_name,
                   is_platform_operator AS "is_platform_operator!", is_active AS "is_active!",
-                  roles AS "roles!: Json<Vec<RoleAssignment>>", today AS "today!"
+                  roles AS "roles!: Json<Vec<RoleAssignment>>", today AS "today!",
+                  auth_epoch AS "auth_epoch!"
            FROM session_load($1, $2)"#,
         &id,
         IDLE_SECS
     )
-    .fetch_optional(pool)
+    .fetch_optional(&state.db)
     .await?;
     let Some(row) = row else { return Ok(None) };
-    Ok(Some((
+    let loaded = (
         SessionData {
             id,
             user_id: row.user_id,
@@ -174,9 +277,15 @@ async fn lookup(pool: &PgPool, token: &str) -> Result<Option<(SessionData, Strin
                 roles: row.roles.0,
             },
             today: row.today,
+            unconfirmed: None,
         },
         row.csrf_token,
-    )))
+    );
+    // filed under the epoch it was read with; `lookup` hands copies out as unconfirmed
+    let mut filed = loaded.0.clone();
+    filed.unconfirmed = Some(row.auth_epoch);
+    state.sessions.put(&filed, &loaded.1);
+    Ok(Some(loaded))
 }
 
 fn is_safe_method(m: &Method) -> bool {
@@ -303,7 +412,7 @@ pub async fn middleware(State(state): State<AppState>, mut req: Request, next: N
     let mut csrf = None;
     let mut drop_session_cookie = false;
     if let Some(token) = web::cookie(&headers, session_cookie_name(secure)) {
-        match lookup(&state.db, token).await {
+        match lookup(&state, token).await {
             Ok(Some((data, token))) => {
                 session = Some(data);
                 csrf = Some(token);

@@ -244,6 +244,14 @@ pub fn request_context(parts: &Parts) -> AppResult<RequestContext> {
         .ok_or_else(|| AppError::Internal(anyhow::anyhow!("session middleware missing")))
 }
 
+/// The row-level security scope of a session: its municipality, or the platform's.
+fn session_scope(session: &super::session::SessionData) -> Scope {
+    session
+        .municipality_id
+        .map(Scope::Municipality)
+        .unwrap_or(Scope::Platform)
+}
+
 impl FromRequestParts<AppState> for Ctx {
     type Rejection = AppError;
 
@@ -259,24 +267,42 @@ impl FromRequestParts<AppState> for Ctx {
             .unwrap_or("/")
             .to_string();
         let login = || AppError::LoginRequired { next: next.clone() };
-        let session = req.session.clone().ok_or_else(login)?;
-        let scope = session
-            .municipality_id
-            .map(Scope::Municipality)
-            .unwrap_or(Scope::Platform);
-        let row = &session.user;
-        let platform_ok = row.municipality_id.is_some() || row.is_platform_operator;
-        if !row.is_active || !platform_ok || row.municipality_id != session.municipality_id {
-            super::session::delete(&state.db, &session.id).await?;
-            return Err(login());
-        }
+        let mut session = req.session.clone().ok_or_else(login)?;
         // A page view writes at most its audit entry: it need not wait for the disk (see
         // `db::begin_read`); anything that changes data waits as always.
         let is_view = matches!(parts.method, Method::GET | Method::HEAD);
-        let tx = if is_view {
-            db::begin_read(&state.db, scope).await?
-        } else {
-            db::begin(&state.db, scope).await?
+        let mut tx = None;
+        if session.unconfirmed.is_some() {
+            // Cached: confirmed by the database in the same round trip as BEGIN.
+            match db::begin_checked(
+                &state.db,
+                &session.check_statement(),
+                session_scope(&session),
+                !is_view,
+            )
+            .await
+            {
+                Ok(t) => tx = Some(t),
+                Err(e) if super::session::needs_reload(&e) => {
+                    session = super::session::load(state, session.id.clone())
+                        .await?
+                        .ok_or_else(login)?
+                        .0;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        let row = &session.user;
+        let platform_ok = row.municipality_id.is_some() || row.is_platform_operator;
+        if !row.is_active || !platform_ok || row.municipality_id != session.municipality_id {
+            drop(tx);
+            super::session::delete(state, &session.id).await?;
+            return Err(login());
+        }
+        let tx = match tx {
+            Some(t) => t,
+            None if is_view => db::begin_read(&state.db, session_scope(&session)).await?,
+            None => db::begin(&state.db, session_scope(&session)).await?,
         };
         let user = CurrentUser {
             id: session.user_id,

@@ -114,7 +114,7 @@ pub enum Scope {
 /// pooled connection never carries one request's tenant into the next). The scope travels with
 /// `BEGIN` in one round trip.
 pub async fn begin(pool: &PgPool, scope: Scope) -> Result<Tx, sqlx::Error> {
-    pool.begin_with(begin_statement(scope, true)).await
+    pool.begin_with(begin_statement("", scope, true)).await
 }
 
 /// Like `begin`, for a page view: its commit does not wait for the WAL to reach the disk
@@ -122,10 +122,24 @@ pub async fn begin(pool: &PgPool, scope: Scope) -> Result<Tx, sqlx::Error> {
 /// read receipt) is never torn or reordered; only a crash of PostgreSQL or the machine within
 /// a fraction of a second after the commit can lose it. Saves keep the durable `begin`.
 pub async fn begin_read(pool: &PgPool, scope: Scope) -> Result<Tx, sqlx::Error> {
-    pool.begin_with(begin_statement(scope, false)).await
+    pool.begin_with(begin_statement("", scope, false)).await
 }
 
-fn begin_statement(scope: Scope, durable: bool) -> String {
+/// Like `begin` (`durable`) or `begin_read`, with `check` sent first in the same round trip: a
+/// statement that fails unless the transaction may start (`SessionData::check_statement`).
+/// When it fails, PostgreSQL skips the rest and rolls back, and the connection goes back to the
+/// pool idle.
+pub async fn begin_checked(
+    pool: &PgPool,
+    check: &str,
+    scope: Scope,
+    durable: bool,
+) -> Result<Tx, sqlx::Error> {
+    pool.begin_with(begin_statement(check, scope, durable))
+        .await
+}
+
+fn begin_statement(check: &str, scope: Scope, durable: bool) -> String {
     let (municipality, platform) = match scope {
         // A Uuid prints as hex digits and dashes only: safe inside a literal.
         Scope::Municipality(id) => (id.to_string(), ""),
@@ -133,7 +147,7 @@ fn begin_statement(scope: Scope, durable: bool) -> String {
         Scope::None => (String::new(), ""),
     };
     format!(
-        "BEGIN; SELECT set_config('app.municipality_id', '{municipality}', true), \
+        "{check}BEGIN; SELECT set_config('app.municipality_id', '{municipality}', true), \
          set_config('app.platform', '{platform}', true){}",
         if durable {
             ""

@@ -263,3 +263,128 @@ async fn deactivated_users_lose_their_session() {
         StatusCode::UNPROCESSABLE_ENTITY
     );
 }
+
+/// The app keeps sessions in memory between requests (`SessionCache`) and confirms them with
+/// `session_check` in the request's first round trip. Every change to what it keeps must show on
+/// the very next request, and failed checks must leave the pool's connections usable (the test
+/// pool has 5; this fails the check more often than that).
+#[tokio::test]
+async fn cached_sessions_follow_every_change_at_once() {
+    let app = spawn_app().await;
+    let c = app.login("paedagog@vejle.overgang.test").await;
+    let mut conn = app.owner_conn().await;
+    for _ in 0..3 {
+        assert_eq!(c.get_text("/children").await.0, StatusCode::OK);
+    }
+
+    for round in 0..8 {
+        let name = format!("Omdøbt Pædagog {round}");
+        sqlx::query("UPDATE users SET name = $1 WHERE email = 'paedagog@vejle.overgang.test'")
+            .bind(&name)
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        let (status, html) = c.get_text("/children").await;
+        assert_eq!(status, StatusCode::OK, "round {round}");
+        assert!(html.contains(&name), "round {round}: the new name is shown");
+        let (status, html) = c.get_text("/children").await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(html.contains(&name), "and kept while nothing changes");
+    }
+
+    // A renamed institution is shown under its new name in the role.
+    sqlx::query("UPDATE institutions SET name = 'Børnehaven Solstrålen' WHERE name = 'Børnehaven Solsikken'")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let (_, html) = c.get_text("/children").await;
+    assert!(html.contains("Solstrålen") && !html.contains("Solsikken"));
+
+    // A revoked role takes effect on the next request.
+    sqlx::query(
+        "DELETE FROM role_assignments WHERE user_id =
+           (SELECT id FROM users WHERE email = 'paedagog@vejle.overgang.test')",
+    )
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    assert_eq!(c.get_text("/children").await.0, StatusCode::FORBIDDEN);
+
+    // A session ended elsewhere (another app instance, an administrator) is over here too.
+    let other = app.login("leder@vejle.overgang.test").await;
+    assert_eq!(other.get_text("/children").await.0, StatusCode::OK);
+    assert_eq!(other.get_text("/children").await.0, StatusCode::OK);
+    sqlx::query(
+        "DELETE FROM sessions WHERE user_id =
+           (SELECT id FROM users WHERE email = 'leder@vejle.overgang.test')",
+    )
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    let r = other.get("/children").await;
+    assert_eq!(location(&r), "/login?next=/children");
+    // … and the login page no longer takes the visitor for logged in.
+    assert_eq!(other.get_text("/login").await.0, StatusCode::OK);
+}
+
+/// The check keeps `last_seen_at` fresh within a minute, and an idle session ends.
+#[tokio::test]
+async fn cached_sessions_keep_the_idle_expiry() {
+    let app = spawn_app().await;
+    let c = app.login("paedagog@vejle.overgang.test").await;
+    let mut conn = app.owner_conn().await;
+    assert_eq!(c.get_text("/children").await.0, StatusCode::OK);
+    let idle = |sql: &'static str| sqlx::query(sql);
+    idle("UPDATE sessions SET last_seen_at = now() - interval '2 minutes'")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(c.get_text("/children").await.0, StatusCode::OK);
+    let fresh: bool = sqlx::query_scalar(
+        "SELECT bool_and(last_seen_at > now() - interval '10 seconds') FROM sessions",
+    )
+    .fetch_one(&mut conn)
+    .await
+    .unwrap();
+    assert!(fresh, "the cached request touched the session");
+
+    idle("UPDATE sessions SET last_seen_at = now() - interval '5 hours'")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let r = c.get("/children").await;
+    assert_eq!(location(&r), "/login?next=/children");
+}
+
+/// `session_check` itself, as the app's role calls it: only the current epoch and today's date
+/// pass.
+#[tokio::test]
+async fn session_check_refuses_a_stale_epoch_or_day() {
+    let app = spawn_app().await;
+    let c = app.login("paedagog@vejle.overgang.test").await;
+    assert_eq!(c.get_text("/children").await.0, StatusCode::OK);
+    let mut conn = app.owner_conn().await;
+    let (id, epoch): (Vec<u8>, i64) =
+        sqlx::query_as("SELECT s.id, e.epoch FROM sessions s, auth_epoch e")
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+    sqlx::query("SET ROLE overgang_app")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let check = |epoch: i64, day: i32| {
+        sqlx::query("SELECT session_check($1, 3600, $2, current_date + $3)")
+            .bind(id.clone())
+            .bind(epoch)
+            .bind(day)
+    };
+    check(epoch, 0).execute(&mut conn).await.unwrap();
+    for (e, day) in [(epoch - 1, 0), (epoch + 1, 0), (epoch, -1), (epoch, 1)] {
+        let err = check(e, day).execute(&mut conn).await.unwrap_err();
+        assert!(
+            overgang::auth::session::needs_reload(&err),
+            "{e} {day}: {err}"
+        );
+    }
+}
