@@ -9,7 +9,7 @@ use sqlx::{
     postgres::{PgArgumentBuffer, PgTypeInfo, PgValueRef},
     Decode, Encode, Postgres, Type,
 };
-use time::{Date, Month};
+use time::{Date, Duration, Month, OffsetDateTime, UtcOffset};
 
 /// Birth dates must lie after this day (the `children` table checks it too).
 pub const EARLIEST_BIRTH_DATE: Date = time::macros::date!(1990 - 01 - 01);
@@ -245,6 +245,32 @@ pub fn format_date(date: Date) -> String {
     )
 }
 
+/// `at` in Danish time: CET, and CEST from 01:00 UTC on the last Sunday of March to 01:00 UTC on
+/// the last Sunday of October (the EU rule). The database hands timestamps over in UTC.
+pub fn danish_time(at: OffsetDateTime) -> OffsetDateTime {
+    let utc = at.to_offset(UtcOffset::UTC);
+    // March and October both have 31 days.
+    let change = |month| {
+        let last = Date::from_calendar_date(utc.year(), month, 31).expect("31st exists");
+        let sunday = last - Duration::days(i64::from(last.weekday().number_days_from_sunday()));
+        sunday.midnight().assume_utc() + Duration::hours(1)
+    };
+    let summer = utc >= change(Month::March) && utc < change(Month::October);
+    let hours = if summer { 2 } else { 1 };
+    utc.to_offset(UtcOffset::from_hms(hours, 0, 0).expect("valid offset"))
+}
+
+/// `DD-MM-YYYY HH:MM` in Danish time: when something happened.
+pub fn format_at(at: OffsetDateTime) -> String {
+    let at = danish_time(at);
+    format!(
+        "{} {:02}:{:02}",
+        format_date(at.date()),
+        at.hour(),
+        at.minute()
+    )
+}
+
 /// `YYYY-MM-DD`, for the value of `<input type="date">`.
 pub fn iso_date(date: Date) -> String {
     format!(
@@ -369,6 +395,30 @@ pub fn looks_like_cpr(query: &str) -> bool {
 mod tests {
     use super::*;
     use time::macros::date;
+
+    #[test]
+    fn danish_time_follows_summer_time() {
+        use time::macros::datetime;
+        let cases = [
+            (datetime!(2026-01-15 12:00 UTC), "15-01-2026 13:00"),
+            // 2026: summer time from 29 March to 25 October, 01:00 UTC
+            (datetime!(2026-03-29 00:59 UTC), "29-03-2026 01:59"),
+            (datetime!(2026-03-29 01:00 UTC), "29-03-2026 03:00"),
+            (datetime!(2026-07-01 22:30 UTC), "02-07-2026 00:30"),
+            (datetime!(2026-10-25 00:59 UTC), "25-10-2026 02:59"),
+            (datetime!(2026-10-25 01:00 UTC), "25-10-2026 02:00"),
+            (datetime!(2026-12-31 23:00 UTC), "01-01-2027 00:00"),
+            // 2027: 28 March and 31 October
+            (datetime!(2027-03-28 01:00 UTC), "28-03-2027 03:00"),
+            (datetime!(2027-10-31 00:30 UTC), "31-10-2027 02:30"),
+            (datetime!(2027-10-31 01:30 UTC), "31-10-2027 02:30"),
+            // an offset other than UTC is converted, not reinterpreted
+            (datetime!(2026-06-01 12:00 +05:00), "01-06-2026 09:00"),
+        ];
+        for (at, expected) in cases {
+            assert_eq!(format_at(at), expected, "{at}");
+        }
+    }
 
     #[test]
     fn cpr_accepts_both_forms_and_normalises() {

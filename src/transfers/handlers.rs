@@ -18,7 +18,11 @@ use super::package::{self, Package};
 use crate::{
     audit::Entry,
     auth::{ChildScope, Ctx, Permission},
-    children::{self, domain::format_date, Access},
+    children::{
+        self,
+        domain::{format_at, format_date},
+        Access,
+    },
     db::Tx,
     forms::TransitionKind,
     transitions::{queries as tq, receiving::works_at},
@@ -27,15 +31,6 @@ use crate::{
 
 pub const NAV: &str = "/transfers";
 const UNKNOWN: &str = "unknown";
-
-fn format_at(at: OffsetDateTime) -> String {
-    format!(
-        "{} {:02}:{:02}",
-        format_date(at.date()),
-        at.hour(),
-        at.minute()
-    )
-}
 
 fn status_label(status: &str) -> &'static str {
     match status {
@@ -987,41 +982,6 @@ pub struct InboxRow {
     pub sending: String,
     pub institution: String,
     pub received: String,
-}
-
-/// Handovers received from other municipalities for the institutions (or, with `all`, the
-/// whole municipality), newest first, for the inbox.
-pub async fn for_inbox(
-    tx: &mut Tx,
-    m: Uuid,
-    all: bool,
-    institutions: &[Uuid],
-) -> Result<Vec<InboxRow>, sqlx::Error> {
-    let rows = sqlx::query!(
-        r#"SELECT h.id, c.first_name || ' ' || c.last_name AS "child!", h.sending_municipality_name,
-                  i.name AS institution, h.received_at
-           FROM incoming_handovers h
-           JOIN children c ON c.municipality_id = h.municipality_id AND c.id = h.child_id
-           JOIN institutions i ON i.municipality_id = h.municipality_id AND i.id = h.receiving_institution_id
-           WHERE h.municipality_id = $1 AND ($2 OR h.receiving_institution_id = ANY($3))
-           ORDER BY h.received_at DESC, h.id
-           LIMIT 200"#,
-        m,
-        all,
-        institutions
-    )
-    .fetch_all(&mut **tx)
-    .await?;
-    Ok(rows
-        .into_iter()
-        .map(|r| InboxRow {
-            href: format!("/transfers/received/{}", r.id),
-            child: r.child,
-            sending: r.sending_municipality_name,
-            institution: r.institution,
-            received: format_at(r.received_at),
-        })
-        .collect())
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -8,14 +8,11 @@ use serde_json::json;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::{
-    handlers::{self, format_at},
-    status::Status,
-};
+use super::{handlers, status::Status};
 use crate::{
     audit::Entry,
     auth::{Ctx, Permission},
-    children::Access,
+    children::{domain::format_at, Access},
     db::Tx,
     mail,
     web::{self, form::multiline_text, AppError, AppResult, FieldErrors, Flash, Form, Path},

@@ -13,7 +13,7 @@ use crate::{
     auth::{Ctx, Permission, Role},
     children::{
         self,
-        domain::{format_date, iso_date, parse_date},
+        domain::{format_at, format_date, iso_date, parse_date},
         Access,
     },
     forms::{self, TransitionKind},
@@ -566,15 +566,6 @@ pub struct ShowPage {
     pub open_corrections: i64,
     /// Transfers to other municipalities (the sending side only).
     pub transfers: crate::transfers::handlers::TransitionTransfers,
-}
-
-pub(super) fn format_at(at: time::OffsetDateTime) -> String {
-    format!(
-        "{} {:02}:{:02}",
-        format_date(at.date()),
-        at.hour(),
-        at.minute()
-    )
 }
 
 /// The transition if visible (else 404), and whether the user may act on it: administrators and

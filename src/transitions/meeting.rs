@@ -21,7 +21,6 @@ use crate::{
     audit::Entry,
     auth::{Ctx, Permission},
     children::{
-        self,
         domain::{format_date, iso_date, parse_date},
         Access,
     },
@@ -35,7 +34,7 @@ use crate::{
 
 const MAX_NOTES: usize = 10_000;
 
-fn meeting_path(id: Uuid) -> String {
+pub(super) fn meeting_path(id: Uuid) -> String {
     format!("/transitions/{id}/meeting")
 }
 
@@ -634,43 +633,4 @@ pub struct FollowUp {
     pub responsible: String,
     pub follow_up_on: String,
     pub overdue: bool,
-}
-
-/// Open agreements with a follow-up date on handovers from or to the institutions (or, with
-/// `all`, the municipality), earliest first.
-pub async fn follow_ups(
-    tx: &mut Tx,
-    m: Uuid,
-    all: bool,
-    institutions: &[Uuid],
-) -> AppResult<Vec<FollowUp>> {
-    let today = children::queries::today(tx).await?;
-    let rows = sqlx::query!(
-        r#"SELECT a.transition_id, a.description, a.responsible, a.follow_up_on AS "follow_up_on!",
-                  c.first_name || ' ' || c.last_name AS "child!"
-           FROM meeting_agreements a
-           JOIN transitions t ON t.municipality_id = a.municipality_id AND t.id = a.transition_id
-           JOIN children c ON c.municipality_id = t.municipality_id AND c.id = t.child_id
-           WHERE a.municipality_id = $1 AND a.done_at IS NULL AND a.follow_up_on IS NOT NULL
-             AND t.status NOT IN ('closed', 'cancelled')
-             AND ($2 OR t.sending_institution_id = ANY($3) OR t.receiving_institution_id = ANY($3))
-           ORDER BY a.follow_up_on, a.id
-           LIMIT 200"#,
-        m,
-        all,
-        institutions
-    )
-    .fetch_all(&mut **tx)
-    .await?;
-    Ok(rows
-        .into_iter()
-        .map(|r| FollowUp {
-            href: meeting_path(r.transition_id),
-            child: r.child,
-            description: r.description,
-            responsible: r.responsible,
-            follow_up_on: format_date(r.follow_up_on),
-            overdue: r.follow_up_on < today,
-        })
-        .collect())
 }

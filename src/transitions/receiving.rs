@@ -11,12 +11,13 @@ use askama::Template;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::json;
-use time::{Date, OffsetDateTime};
+use sqlx::types::Json;
+use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::{
     amendments::{self, AmendmentView},
-    handlers::{self, format_at, kind_label, status_label, NAV},
+    handlers::{self, kind_label, status_label, NAV},
     handover::{self, Audience, SectionRead},
     meeting,
     status::Status,
@@ -24,7 +25,10 @@ use super::{
 use crate::{
     audit::Entry,
     auth::{Ctx, CurrentUser, Permission, Role},
-    children::{domain::format_date, Access},
+    children::{
+        domain::{format_at, format_date},
+        Access,
+    },
     db::Tx,
     web::{self, AppError, AppResult, Flash, Form, Layout, Path},
 };
@@ -54,68 +58,134 @@ pub fn works_at(user: &CurrentUser, institution: Uuid) -> bool {
 // ---------------------------------------------------------------------------------------------
 // Queries
 
-pub struct InboxRow {
-    pub id: Uuid,
-    pub child_name: String,
-    pub sending_name: String,
-    pub receiving_name: String,
-    pub kind: String,
-    pub planned_date: Date,
-    pub status: String,
-    pub read_by_me: bool,
-    pub has_meeting: bool,
+/// A handover sent to the user's institutions, as the inbox lists it.
+#[derive(Deserialize)]
+struct IncomingRow {
+    id: Uuid,
+    child_name: String,
+    sending_name: String,
+    receiving_name: String,
+    kind: String,
+    /// `DD-MM-YYYY`, as `format_date`.
+    planned_date: String,
+    status: String,
+    read_by_me: bool,
+    has_meeting: bool,
 }
 
-/// Handovers sent to the institutions (or, with `all`, anywhere in the municipality) and not
-/// yet closed or cancelled, by planned date.
-async fn incoming(
+/// An open meeting agreement with a follow-up date.
+#[derive(Deserialize)]
+struct FollowUpRow {
+    transition_id: Uuid,
+    child: String,
+    description: String,
+    responsible: String,
+    /// `DD-MM-YYYY`, as `format_date`.
+    follow_up_on: String,
+    overdue: bool,
+}
+
+/// A handover received from another municipality.
+#[derive(Deserialize)]
+struct TransferRow {
+    id: Uuid,
+    child: String,
+    sending_municipality_name: String,
+    institution: String,
+    #[serde(with = "time::serde::rfc3339")]
+    received_at: OffsetDateTime,
+}
+
+struct InboxData {
+    incoming: Json<Vec<IncomingRow>>,
+    on_the_way: i64,
+    follow_ups: Json<Vec<FollowUpRow>>,
+    transfers: Json<Vec<TransferRow>>,
+}
+
+/// Everything the inbox shows, in one statement (one round trip, not four), for the
+/// institutions (or, with `all`, the whole municipality):
+/// - handovers sent to them and not yet closed, by planned date (at most 1000);
+/// - how many handovers to them are still being written (so the receiver knows what is coming
+///   before it arrives);
+/// - open agreements with a follow-up date on handovers from or to them, earliest first;
+/// - handovers received from other municipalities, newest first.
+///
+/// The institutions are one array for every part (with `all`, every institution of the
+/// municipality), so each part can use its institution index under a generic plan.
+async fn inbox_data(
     tx: &mut Tx,
     municipality_id: Uuid,
     all: bool,
     institutions: &[Uuid],
     user_id: Uuid,
-) -> Result<Vec<InboxRow>, sqlx::Error> {
+) -> Result<InboxData, sqlx::Error> {
     sqlx::query_as!(
-        InboxRow,
-        r#"SELECT t.id, c.first_name || ' ' || c.last_name AS "child_name!",
-                  s.name AS sending_name, r.name AS receiving_name, t.kind, t.planned_date, t.status,
-                  EXISTS (SELECT 1 FROM transition_reads x
-                          WHERE x.municipality_id = t.municipality_id AND x.transition_id = t.id
-                            AND x.user_id = $4) AS "read_by_me!",
-                  EXISTS (SELECT 1 FROM handover_meetings h
-                          WHERE h.municipality_id = t.municipality_id AND h.transition_id = t.id) AS "has_meeting!"
-           FROM transitions t
-           JOIN children c ON c.municipality_id = t.municipality_id AND c.id = t.child_id
-           JOIN institutions s ON s.municipality_id = t.municipality_id AND s.id = t.sending_institution_id
-           JOIN institutions r ON r.municipality_id = t.municipality_id AND r.id = t.receiving_institution_id
-           WHERE t.municipality_id = $1 AND ($2 OR t.receiving_institution_id = ANY($3))
-             AND t.status IN ('sent', 'received', 'feedback_requested', 'feedback_given')
-           ORDER BY t.planned_date, c.first_name, c.last_name, t.id
-           LIMIT 1000"#,
+        InboxData,
+        r#"WITH mine AS (
+               SELECT CASE WHEN $2 THEN ARRAY(SELECT i.id FROM institutions i
+                                              WHERE i.municipality_id = $1)
+                           ELSE $3::uuid[] END AS ids
+           )
+           SELECT
+             (SELECT coalesce(json_agg(x ORDER BY x.planned_on, x.first_name, x.last_name, x.id), '[]')
+              FROM (SELECT t.id, c.first_name, c.last_name, t.planned_date AS planned_on,
+                           c.first_name || ' ' || c.last_name AS child_name,
+                           s.name AS sending_name, r.name AS receiving_name, t.kind,
+                           to_char(t.planned_date, 'DD-MM-YYYY') AS planned_date, t.status,
+                           EXISTS (SELECT 1 FROM transition_reads x
+                                   WHERE x.municipality_id = t.municipality_id
+                                     AND x.transition_id = t.id AND x.user_id = $4) AS read_by_me,
+                           EXISTS (SELECT 1 FROM handover_meetings h
+                                   WHERE h.municipality_id = t.municipality_id
+                                     AND h.transition_id = t.id) AS has_meeting
+                    FROM transitions t
+                    JOIN children c ON c.municipality_id = t.municipality_id AND c.id = t.child_id
+                    JOIN institutions s ON s.municipality_id = t.municipality_id
+                                       AND s.id = t.sending_institution_id
+                    JOIN institutions r ON r.municipality_id = t.municipality_id
+                                       AND r.id = t.receiving_institution_id
+                    WHERE t.municipality_id = $1
+                      AND t.receiving_institution_id = ANY ((SELECT ids FROM mine)::uuid[])
+                      AND t.status IN ('sent', 'received', 'feedback_requested', 'feedback_given')
+                    ORDER BY t.planned_date, c.first_name, c.last_name, t.id
+                    LIMIT 1000) x) AS "incoming!: Json<Vec<IncomingRow>>",
+             (SELECT count(*) FROM transitions t
+              WHERE t.municipality_id = $1
+                AND t.receiving_institution_id = ANY ((SELECT ids FROM mine)::uuid[])
+                AND t.status IN ('draft', 'with_parents', 'ready')) AS "on_the_way!",
+             (SELECT coalesce(json_agg(x ORDER BY x.follow_up_date, x.id), '[]')
+              FROM (SELECT a.id, a.transition_id, a.description, a.responsible,
+                           a.follow_up_on AS follow_up_date,
+                           to_char(a.follow_up_on, 'DD-MM-YYYY') AS follow_up_on,
+                           a.follow_up_on < current_date AS overdue,
+                           c.first_name || ' ' || c.last_name AS child
+                    FROM meeting_agreements a
+                    JOIN transitions t ON t.municipality_id = a.municipality_id
+                                      AND t.id = a.transition_id
+                    JOIN children c ON c.municipality_id = t.municipality_id AND c.id = t.child_id
+                    WHERE a.municipality_id = $1 AND a.done_at IS NULL
+                      AND a.follow_up_on IS NOT NULL
+                      AND t.status NOT IN ('closed', 'cancelled')
+                      AND (t.sending_institution_id = ANY ((SELECT ids FROM mine)::uuid[])
+                           OR t.receiving_institution_id = ANY ((SELECT ids FROM mine)::uuid[]))
+                    ORDER BY a.follow_up_on, a.id
+                    LIMIT 200) x) AS "follow_ups!: Json<Vec<FollowUpRow>>",
+             (SELECT coalesce(json_agg(x ORDER BY x.received_at DESC, x.id), '[]')
+              FROM (SELECT h.id, c.first_name || ' ' || c.last_name AS child,
+                           h.sending_municipality_name, i.name AS institution, h.received_at
+                    FROM incoming_handovers h
+                    JOIN children c ON c.municipality_id = h.municipality_id AND c.id = h.child_id
+                    JOIN institutions i ON i.municipality_id = h.municipality_id
+                                       AND i.id = h.receiving_institution_id
+                    WHERE h.municipality_id = $1
+                      AND h.receiving_institution_id = ANY ((SELECT ids FROM mine)::uuid[])
+                    ORDER BY h.received_at DESC, h.id
+                    LIMIT 200) x) AS "transfers!: Json<Vec<TransferRow>>""#,
         municipality_id,
         all,
         institutions,
         user_id
-    )
-    .fetch_all(&mut **tx)
-    .await
-}
-
-/// How many handovers to the institutions are still being written (so the receiver knows what
-/// is coming before it arrives).
-async fn on_the_way(
-    tx: &mut Tx,
-    municipality_id: Uuid,
-    all: bool,
-    institutions: &[Uuid],
-) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar!(
-        r#"SELECT count(*) AS "n!" FROM transitions t
-           WHERE t.municipality_id = $1 AND ($2 OR t.receiving_institution_id = ANY($3))
-             AND t.status IN ('draft', 'with_parents', 'ready')"#,
-        municipality_id,
-        all,
-        institutions
     )
     .fetch_one(&mut **tx)
     .await
@@ -305,13 +375,12 @@ pub async fn inbox(mut ctx: Ctx) -> AppResult<Response> {
     let m = access.municipality_id;
     // administrators: the whole municipality; leaders and staff: their institutions
     let (all, mine) = access.scope.as_params();
-    let rows = incoming(&mut ctx.tx, m, all, &mine, ctx.user.id).await?;
-    let on_the_way = on_the_way(&mut ctx.tx, m, all, &mine).await?;
-    let followups = meeting::follow_ups(&mut ctx.tx, m, all, &mine).await?;
-    let from_elsewhere = crate::transfers::handlers::for_inbox(&mut ctx.tx, m, all, &mine).await?;
+    let data = inbox_data(&mut ctx.tx, m, all, &mine, ctx.user.id).await?;
     let page = InboxPage {
         layout: ctx.layout("Indbakke", INBOX),
-        rows: rows
+        rows: data
+            .incoming
+            .0
             .into_iter()
             .map(|r| InboxView {
                 href: format!("/transitions/{}", r.id),
@@ -319,16 +388,39 @@ pub async fn inbox(mut ctx: Ctx) -> AppResult<Response> {
                 sending: r.sending_name,
                 receiving: r.receiving_name,
                 kind: kind_label(&r.kind),
-                planned_date: format_date(r.planned_date),
+                planned_date: r.planned_date,
                 status: status_label(&r.status),
                 unread: !r.read_by_me,
                 has_meeting: r.has_meeting,
             })
             .collect(),
-        on_the_way,
+        on_the_way: data.on_the_way,
         show_receiving: all || mine.len() > 1,
-        followups,
-        from_elsewhere,
+        followups: data
+            .follow_ups
+            .0
+            .into_iter()
+            .map(|a| meeting::FollowUp {
+                href: meeting::meeting_path(a.transition_id),
+                child: a.child,
+                description: a.description,
+                responsible: a.responsible,
+                follow_up_on: a.follow_up_on,
+                overdue: a.overdue,
+            })
+            .collect(),
+        from_elsewhere: data
+            .transfers
+            .0
+            .into_iter()
+            .map(|r| crate::transfers::handlers::InboxRow {
+                href: format!("/transfers/received/{}", r.id),
+                child: r.child,
+                sending: r.sending_municipality_name,
+                institution: r.institution,
+                received: format_at(r.received_at),
+            })
+            .collect(),
     };
     ctx.commit().await?;
     Ok(web::render(&page)?.into_response())

@@ -139,3 +139,23 @@ async fn app_connections_use_danish_time_and_generic_plans() {
         ("Europe/Copenhagen", "force_generic_plan", true)
     );
 }
+
+/// Times on the pages are Danish time, hour by hour across two years of summer-time changes, as
+/// PostgreSQL's time zone database has them.
+#[tokio::test]
+async fn times_are_shown_in_danish_time() {
+    let app = spawn_app().await;
+    let mut conn = app.owner_conn().await;
+    let rows: Vec<(time::OffsetDateTime, String)> = sqlx::query_as(
+        "SELECT ts, to_char(ts AT TIME ZONE 'Europe/Copenhagen', 'DD-MM-YYYY HH24:MI')
+         FROM generate_series(timestamptz '2025-12-31 23:30+00', '2028-01-01 00:30+00',
+                              interval '1 hour') AS ts",
+    )
+    .fetch_all(&mut conn)
+    .await
+    .unwrap();
+    assert!(rows.len() > 17_000);
+    for (at, expected) in rows {
+        assert_eq!(overgang::children::domain::format_at(at), expected, "{at}");
+    }
+}

@@ -251,6 +251,16 @@ async fn a_handover_goes_from_creation_to_acknowledgement_and_meeting() {
         "{inbox}"
     );
     assert!(inbox.contains("Børnehaven Solsikken"));
+    // The administrator oversees every institution's inbox; another school's teacher does not
+    // see it, nor does the other municipality's administrator.
+    for (email, sees) in [
+        ("admin@vejle.overgang.test", true),
+        ("admin@stevns.overgang.test", false),
+    ] {
+        let (code, inbox) = app.login(email).await.get_text("/inbox").await;
+        assert_eq!(code, StatusCode::OK, "{email}");
+        assert_eq!(inbox.contains("Alma Modtager"), sees, "{email}");
+    }
     let (code, page) = receiver.get_text(&format!("/transitions/{id}")).await;
     assert_eq!(code, StatusCode::OK);
     assert!(page.contains(VISIBLE), "the receiver reads the handover");
