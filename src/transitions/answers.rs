@@ -216,6 +216,7 @@ fn page(ctx: &Ctx, p: PageInput<'_>) -> FormPage {
     let mut missing = 0;
     let mut errors = Vec::new();
     let mut wording_answers = 0;
+    let matcher = crate::wording::Matcher::new(p.phrases);
     let sections = p
         .template
         .sections
@@ -258,10 +259,7 @@ fn page(ctx: &Ctx, p: PageInput<'_>) -> FormPage {
                         _ => "radios",
                     };
                     let wording = if q.kind == QuestionKind::FreeText {
-                        crate::wording::find(
-                            values.first().map(String::as_str).unwrap_or(""),
-                            p.phrases,
-                        )
+                        matcher.find(values.first().map(String::as_str).unwrap_or(""))
                     } else {
                         Vec::new()
                     };

@@ -93,67 +93,105 @@ fn sentence_bounds(text: &[char], start: usize, end: usize) -> (usize, usize) {
     (from, to)
 }
 
+/// A phrase split into its lowered words, once, for `find`.
+struct Prepared<'a> {
+    phrase: &'a Phrase,
+    /// The first word as a string, for the substring precheck.
+    first_word: String,
+    words: Vec<Vec<char>>,
+}
+
 /// The phrases of `list` found in `text`, each once (its first occurrence), in the order they
 /// appear in the text; at most `MAX_HITS`.
 pub fn find(text: &str, list: &[Phrase]) -> Vec<Hit> {
-    let chars: Vec<char> = text.chars().collect();
-    let lowered: Vec<char> = chars.iter().map(|c| lower(*c)).collect();
-    // Most phrases are in no answer: a substring search for the first word (in the same
-    // lowering) rules them out before the scan below.
-    let lowered_text: String = lowered.iter().collect();
-    let mut found: Vec<(usize, Hit)> = Vec::new();
-    for p in list {
-        let Some(first_word) = p.phrase.split_whitespace().next() else {
-            continue;
-        };
-        let first_word: String = first_word.chars().map(lower).collect();
-        if !lowered_text.contains(&first_word) {
-            continue;
-        }
-        let words: Vec<Vec<char>> = p
-            .phrase
-            .split_whitespace()
-            .map(|w| w.chars().map(lower).collect())
+    Matcher::new(list).find(text)
+}
+
+/// A phrase list prepared once for many texts (every free-text answer of a form).
+pub struct Matcher<'a> {
+    phrases: Vec<Prepared<'a>>,
+}
+
+impl<'a> Matcher<'a> {
+    pub fn new(list: &'a [Phrase]) -> Self {
+        let phrases = list
+            .iter()
+            .filter_map(|phrase| {
+                let words: Vec<Vec<char>> = phrase
+                    .phrase
+                    .split_whitespace()
+                    .map(|w| w.chars().map(lower).collect())
+                    .collect();
+                let first_word = words.first()?.iter().collect();
+                Some(Prepared {
+                    phrase,
+                    first_word,
+                    words,
+                })
+            })
             .collect();
-        if words.is_empty() {
-            continue;
-        }
-        let first = words[0][0];
-        let hit = (0..chars.len()).find_map(|s| {
-            if lowered[s] != first || (s > 0 && is_word(chars[s - 1])) {
-                return None;
-            }
-            let e = match_at(&lowered, s, &words)?;
-            if e < chars.len() && is_word(chars[e]) {
-                return None;
-            }
-            Some((s, e))
-        });
-        if let Some((s, e)) = hit {
-            let (from, to) = sentence_bounds(&chars, s, e);
-            let piece = |a: usize, b: usize| chars[a..b].iter().collect::<String>();
-            let mut before = piece(from, s).trim_start().to_string();
-            if from > 0 && !matches!(chars[from - 1], '.' | '!' | '?' | '\n') {
-                before.insert(0, '…');
-            }
-            let mut after = piece(e, to).trim_end().to_string();
-            if to < chars.len() && !matches!(chars[to - 1], '.' | '!' | '?') && chars[to] != '\n' {
-                after.push('…');
-            }
-            found.push((
-                s,
-                Hit {
-                    phrase: p.phrase.clone(),
-                    suggestion: p.suggestion.clone(),
-                    before,
-                    matched: piece(s, e),
-                    after,
-                },
-            ));
-        }
+        Matcher { phrases }
     }
-    found.sort_by_key(|(s, _)| *s);
-    found.into_iter().take(MAX_HITS).map(|(_, h)| h).collect()
+
+    /// As `find`.
+    pub fn find(&self, text: &str) -> Vec<Hit> {
+        if text.is_empty() {
+            return Vec::new();
+        }
+        // Most phrases are in no answer: a substring search for the first word (in the same
+        // lowering) rules them out, and an answer with no candidate costs one pass over it.
+        let lowered_text: String = text.chars().map(lower).collect();
+        let candidates: Vec<&Prepared> = self
+            .phrases
+            .iter()
+            .filter(|p| lowered_text.contains(&p.first_word))
+            .collect();
+        if candidates.is_empty() {
+            return Vec::new();
+        }
+        let chars: Vec<char> = text.chars().collect();
+        let lowered: Vec<char> = lowered_text.chars().collect();
+        let mut found: Vec<(usize, Hit)> = Vec::new();
+        for p in candidates {
+            let first = p.words[0][0];
+            let hit = (0..chars.len()).find_map(|s| {
+                if lowered[s] != first || (s > 0 && is_word(chars[s - 1])) {
+                    return None;
+                }
+                let e = match_at(&lowered, s, &p.words)?;
+                if e < chars.len() && is_word(chars[e]) {
+                    return None;
+                }
+                Some((s, e))
+            });
+            if let Some((s, e)) = hit {
+                found.push((s, hit_at(&chars, s, e, p.phrase)));
+            }
+        }
+        found.sort_by_key(|(s, _)| *s);
+        found.into_iter().take(MAX_HITS).map(|(_, h)| h).collect()
+    }
+}
+
+/// The hint for `phrase` matched at `s..e` of `chars`: its sentence, split around the match.
+fn hit_at(chars: &[char], s: usize, e: usize, phrase: &Phrase) -> Hit {
+    let (from, to) = sentence_bounds(chars, s, e);
+    let piece = |a: usize, b: usize| chars[a..b].iter().collect::<String>();
+    let mut before = piece(from, s).trim_start().to_string();
+    if from > 0 && !matches!(chars[from - 1], '.' | '!' | '?' | '\n') {
+        before.insert(0, '…');
+    }
+    let mut after = piece(e, to).trim_end().to_string();
+    if to < chars.len() && !matches!(chars[to - 1], '.' | '!' | '?') && chars[to] != '\n' {
+        after.push('…');
+    }
+    Hit {
+        phrase: phrase.phrase.clone(),
+        suggestion: phrase.suggestion.clone(),
+        before,
+        matched: piece(s, e),
+        after,
+    }
 }
 
 #[cfg(test)]

@@ -20,7 +20,7 @@ use serde::Deserialize;
 use serde_json::json;
 use uuid::Uuid;
 
-pub use matcher::{find, Hit, Phrase};
+pub use matcher::{find, Hit, Matcher, Phrase};
 
 use crate::{
     audit::Entry,
