@@ -58,9 +58,42 @@ pub async fn list(
 ) -> Result<(Vec<ListRow>, i64), sqlx::Error> {
     let (all, ids) = scope.as_params();
     let offset = (filter.page - 1) * PAGE_SIZE;
+    // The children of one institution (the filter, or the user's only one) without a search:
+    // read in order from `child_scope` (migration 27), which holds exactly the children the
+    // general statements below find for that institution.
+    let single = filter
+        .institution
+        .or_else(|| (!all && ids.len() == 1).then(|| ids[0]));
     // Two statements rather than `$q IS NULL OR …`: a prepared statement's generic plan
     // cannot use the trigram index behind such an OR.
-    let rows = if let Some(pattern) = filter.pattern {
+    let rows = if let (None, Some(institution)) = (filter.pattern, single) {
+        sqlx::query_as!(
+            CountedRow,
+            r#"WITH page AS (
+                   SELECT s.municipality_id, s.child_id, s.last_lower, s.first_lower
+                   FROM child_scope s
+                   WHERE s.municipality_id = $1 AND s.institution_id = $2
+                     AND (s.until IS NULL OR s.until >= current_date)
+                   ORDER BY s.last_lower, s.first_lower, s.child_id
+                   LIMIT $3 OFFSET $4
+               )
+               SELECT c.id, c.first_name, c.last_name, c.birth_date,
+                      (SELECT count(*) FROM child_scope s
+                       WHERE s.municipality_id = $1 AND s.institution_id = $2
+                         AND (s.until IS NULL OR s.until >= current_date)) AS "total!",
+                      child_placements(c.municipality_id, c.id)
+                        AS "placements!: Json<Vec<Placement>>"
+               FROM page p
+               JOIN children c ON c.municipality_id = p.municipality_id AND c.id = p.child_id
+               ORDER BY p.last_lower, p.first_lower, p.child_id"#,
+            municipality_id,
+            institution,
+            PAGE_SIZE,
+            offset
+        )
+        .fetch_all(&mut **tx)
+        .await?
+    } else if let Some(pattern) = filter.pattern {
         sqlx::query_as!(
             CountedRow,
             r#"WITH visible AS (
@@ -93,16 +126,7 @@ pub async fn list(
                    LIMIT $6 OFFSET $7
                )
                SELECT p.id, p.first_name, p.last_name, p.birth_date, p.total AS "total!",
-                      coalesce((SELECT json_agg(json_build_object(
-                                    'institution', i.name, 'group_name', e.group_name,
-                                    'from', CASE WHEN e.starts_on > current_date
-                                                 THEN to_char(e.starts_on, 'DD-MM-YYYY') END)
-                                  ORDER BY e.starts_on, i.name)
-                                FROM enrolments e
-                                JOIN institutions i ON i.municipality_id = e.municipality_id
-                                                   AND i.id = e.institution_id
-                                WHERE e.municipality_id = p.municipality_id AND e.child_id = p.id
-                                  AND (e.ends_on IS NULL OR e.ends_on >= current_date)), '[]')
+                      child_placements(p.municipality_id, p.id)
                         AS "placements!: Json<Vec<Placement>>"
                FROM page p
                ORDER BY lower(p.last_name), lower(p.first_name), p.id"#,
@@ -148,16 +172,7 @@ pub async fn list(
                    LIMIT $5 OFFSET $6
                )
                SELECT p.id, p.first_name, p.last_name, p.birth_date, p.total AS "total!",
-                      coalesce((SELECT json_agg(json_build_object(
-                                    'institution', i.name, 'group_name', e.group_name,
-                                    'from', CASE WHEN e.starts_on > current_date
-                                                 THEN to_char(e.starts_on, 'DD-MM-YYYY') END)
-                                  ORDER BY e.starts_on, i.name)
-                                FROM enrolments e
-                                JOIN institutions i ON i.municipality_id = e.municipality_id
-                                                   AND i.id = e.institution_id
-                                WHERE e.municipality_id = p.municipality_id AND e.child_id = p.id
-                                  AND (e.ends_on IS NULL OR e.ends_on >= current_date)), '[]')
+                      child_placements(p.municipality_id, p.id)
                         AS "placements!: Json<Vec<Placement>>"
                FROM page p
                ORDER BY lower(p.last_name), lower(p.first_name), p.id"#,

@@ -1069,3 +1069,133 @@ async fn reading_a_child_is_audited() {
         assert_eq!(role.as_deref(), Some("Leder"));
     }
 }
+
+/// One institution's children list reads `child_scope` (migration 27), kept by triggers on
+/// enrolments, transitions and children. After every kind of change the table must hold what a
+/// recomputation from scratch gives, and the list must show the same children, totals and
+/// order as the general statement (used for a scope of two institutions).
+#[tokio::test]
+async fn the_maintained_child_scope_follows_every_change() {
+    use overgang::{
+        auth::ChildScope,
+        children::queries::{list, ListFilter},
+        db::{self, Scope},
+    };
+
+    let app = spawn_app().await;
+    let mut conn = app.owner_conn().await;
+    let m = app.municipality_id("0630").await;
+    let solsikken = institution(&app, "Børnehaven Solsikken").await;
+    let bakkeskolen = institution(&app, "Bakkeskolen").await;
+    // an institution with no children: with it the scope has two institutions, and the list
+    // takes the general statement
+    let skovtrolden = institution(&app, "Børnehaven Skovtrolden").await;
+
+    let mut kids = Vec::new();
+    for (i, name) in ["Åse", "aage", "Bo", "Carl", "Dina", "Eva", "Finn"].iter().enumerate() {
+        let (_, _, child) = app
+            .enrolled_child("Børnehaven Solsikken", (name, "Holm"), "2021-03-01", 30 + i as i32)
+            .await;
+        kids.push(child);
+    }
+    let template: Uuid = sqlx::query_scalar(
+        "SELECT id FROM form_templates WHERE municipality_id = $1 AND status = 'published'
+         AND transition_kind = 'kindergarten_school' LIMIT 1",
+    )
+    .bind(m)
+    .fetch_one(&mut conn)
+    .await
+    .unwrap();
+    let transition = |child: Uuid, from: Uuid, to: Uuid, status: &str| {
+        format!(
+            "INSERT INTO transitions (municipality_id, child_id, sending_institution_id,
+               receiving_institution_id, kind, planned_date, template_id, status)
+             VALUES ('{m}', '{child}', '{from}', '{to}', 'kindergarten_school',
+                     current_date + 200, '{template}', '{status}')"
+        )
+    };
+    let changes = [
+        // ended yesterday, ends tomorrow, starts later
+        format!("UPDATE enrolments SET ends_on = current_date - 1 WHERE child_id = '{}'", kids[0]),
+        format!("UPDATE enrolments SET ends_on = current_date + 1 WHERE child_id = '{}'", kids[1]),
+        format!("UPDATE enrolments SET starts_on = current_date + 10 WHERE child_id = '{}'", kids[2]),
+        // an open transition keeps the ended child in view at both ends; cancelled and closed
+        // ones do not
+        transition(kids[0], solsikken, bakkeskolen, "draft"),
+        transition(kids[3], solsikken, bakkeskolen, "cancelled"),
+        transition(kids[4], bakkeskolen, solsikken, "sent"),
+        format!("UPDATE transitions SET status = 'closed' WHERE child_id = '{}'", kids[4]),
+        // moved to another institution, renamed, removed
+        format!("UPDATE enrolments SET institution_id = '{bakkeskolen}' WHERE child_id = '{}'", kids[5]),
+        format!("UPDATE children SET last_name = 'Abel' WHERE id = '{}'", kids[6]),
+        format!("DELETE FROM enrolments WHERE child_id = '{}'", kids[3]),
+        format!("DELETE FROM children WHERE id = '{}'", kids[1]),
+    ];
+    for (step, change) in changes.into_iter().enumerate() {
+        sqlx::query(&change).execute(&mut conn).await.unwrap();
+        let (kept, fresh): (Vec<String>, Vec<String>) = sqlx::query_as(
+            "SELECT
+               (SELECT coalesce(array_agg(s ORDER BY s), '{}') FROM (
+                  SELECT concat_ws(' ', institution_id, child_id, until, last_lower, first_lower) s
+                  FROM child_scope) x),
+               (SELECT coalesce(array_agg(s ORDER BY s), '{}') FROM (
+                  SELECT concat_ws(' ', r.institution_id, r.child_id,
+                                   CASE WHEN bool_or(r.until IS NULL) THEN NULL ELSE max(r.until) END,
+                                   lower(c.last_name), lower(c.first_name)) s
+                  FROM (SELECT e.municipality_id, e.child_id, e.institution_id, e.ends_on AS until
+                        FROM enrolments e
+                        UNION ALL
+                        SELECT t.municipality_id, t.child_id, x.institution_id, NULL
+                        FROM transitions t
+                        CROSS JOIN LATERAL (VALUES (t.sending_institution_id),
+                                                   (t.receiving_institution_id)) x(institution_id)
+                        WHERE t.status NOT IN ('cancelled', 'closed')) r
+                  JOIN children c ON c.municipality_id = r.municipality_id AND c.id = r.child_id
+                  GROUP BY r.institution_id, r.child_id, c.last_name, c.first_name) y)",
+        )
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+        assert_eq!(kept, fresh, "after change {step}");
+
+        for institution in [solsikken, bakkeskolen] {
+            let mut tx = db::begin(&app.db, Scope::Municipality(m)).await.unwrap();
+            for page in [1, 2] {
+                let filter = ListFilter {
+                    pattern: None,
+                    institution: None,
+                    page,
+                };
+                let names = |(rows, total): (Vec<overgang::children::queries::ListRow>, i64)| {
+                    let shown: Vec<String> = rows
+                        .into_iter()
+                        .map(|r| format!("{} {} {:?}", r.first_name, r.last_name, r.placements.0.len()))
+                        .collect();
+                    (shown, total)
+                };
+                let one = ChildScope::Institutions(vec![institution]);
+                let two = ChildScope::Institutions(vec![institution, skovtrolden]);
+                let fast = names(list(&mut tx, m, &one, &filter).await.unwrap());
+                let general = names(list(&mut tx, m, &two, &filter).await.unwrap());
+                assert_eq!(fast, general, "after change {step}, page {page}");
+                // the institution filter of an administrator takes the same path
+                let filtered = ListFilter {
+                    institution: Some(institution),
+                    ..filter
+                };
+                let admin = names(list(&mut tx, m, &ChildScope::Municipality, &filtered).await.unwrap());
+                assert_eq!(admin, general, "after change {step}, page {page}, filtered");
+            }
+        }
+    }
+    // What the pedagogue at Solsikken sees in the end: the ended child through its open
+    // transition, the child starting later, the child whose transition here closed (still
+    // enrolled), sorted by name; not the moved, unenrolled or deleted ones.
+    let (_, html) = app.login(PAEDAGOG).await.get_text("/children").await;
+    let at = |n: &str| html.find(n).unwrap_or_else(|| panic!("{n} is listed"));
+    assert!(at("Finn Abel") < at("Bo Holm") && at("Finn Abel") < at("Dina Holm"));
+    assert!(at("Finn Abel") < at("Åse Holm"));
+    for gone in ["aage Holm", "Carl Holm", "Eva Holm"] {
+        assert!(!html.contains(gone), "{gone} is not listed");
+    }
+}
