@@ -267,6 +267,17 @@ async fn purge_removes_personal_data_of_old_finished_transitions_and_keeps_the_a
         .unwrap(),
         0
     );
+    // nor is it listed anywhere, under its old name or the new one
+    assert_eq!(
+        n(
+            "SELECT count(*) FROM child_scope WHERE child_id = $1",
+            old.child
+        )
+        .fetch_one(&mut conn)
+        .await
+        .unwrap(),
+        0
+    );
     assert_eq!(
         n(
             "SELECT count(*) FROM enrolments WHERE child_id = $1",
