@@ -116,17 +116,20 @@ JOIN children c ON c.municipality_id = r.municipality_id AND c.id = r.child_id
 GROUP BY r.municipality_id, r.institution_id, r.child_id, c.last_name, c.first_name;
 
 -- A child's current and coming placements as the children list shows them (institution,
--- group, and the start date when it lies ahead), earliest first.
-CREATE FUNCTION child_placements(p_municipality uuid, p_child uuid) RETURNS json
-    LANGUAGE sql STABLE SET search_path = public, pg_temp
+-- group, and the start date when it lies ahead), earliest first, as one JSON array. A table
+-- function in plain SQL without settings, so that the planner inlines it where it is joined
+-- (`LEFT JOIN LATERAL child_placements(..) ON true`) instead of calling it per row.
+CREATE FUNCTION child_placements(p_municipality uuid, p_child uuid)
+    RETURNS TABLE (placements json)
+    LANGUAGE sql STABLE
     AS $$
     SELECT coalesce(json_agg(json_build_object(
                         'institution', i.name, 'group_name', e.group_name,
                         'from', CASE WHEN e.starts_on > current_date
                                      THEN to_char(e.starts_on, 'DD-MM-YYYY') END)
                       ORDER BY e.starts_on, i.name), '[]')
-    FROM enrolments e
-    JOIN institutions i ON i.municipality_id = e.municipality_id AND i.id = e.institution_id
+    FROM public.enrolments e
+    JOIN public.institutions i ON i.municipality_id = e.municipality_id AND i.id = e.institution_id
     WHERE e.municipality_id = p_municipality AND e.child_id = p_child
       AND (e.ends_on IS NULL OR e.ends_on >= current_date)
 $$;

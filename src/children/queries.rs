@@ -81,10 +81,10 @@ pub async fn list(
                       (SELECT count(*) FROM child_scope s
                        WHERE s.municipality_id = $1 AND s.institution_id = $2
                          AND (s.until IS NULL OR s.until >= current_date)) AS "total!",
-                      child_placements(c.municipality_id, c.id)
-                        AS "placements!: Json<Vec<Placement>>"
+                      pl.placements AS "placements!: Json<Vec<Placement>>"
                FROM page p
                JOIN children c ON c.municipality_id = p.municipality_id AND c.id = p.child_id
+               LEFT JOIN LATERAL child_placements(c.municipality_id, c.id) pl ON true
                ORDER BY p.last_lower, p.first_lower, p.child_id"#,
             municipality_id,
             institution,
@@ -126,9 +126,9 @@ pub async fn list(
                    LIMIT $6 OFFSET $7
                )
                SELECT p.id, p.first_name, p.last_name, p.birth_date, p.total AS "total!",
-                      child_placements(p.municipality_id, p.id)
-                        AS "placements!: Json<Vec<Placement>>"
+                      pl.placements AS "placements!: Json<Vec<Placement>>"
                FROM page p
+               LEFT JOIN LATERAL child_placements(p.municipality_id, p.id) pl ON true
                ORDER BY lower(p.last_name), lower(p.first_name), p.id"#,
             municipality_id,
             all,
@@ -172,9 +172,9 @@ pub async fn list(
                    LIMIT $5 OFFSET $6
                )
                SELECT p.id, p.first_name, p.last_name, p.birth_date, p.total AS "total!",
-                      child_placements(p.municipality_id, p.id)
-                        AS "placements!: Json<Vec<Placement>>"
+                      pl.placements AS "placements!: Json<Vec<Placement>>"
                FROM page p
+               LEFT JOIN LATERAL child_placements(p.municipality_id, p.id) pl ON true
                ORDER BY lower(p.last_name), lower(p.first_name), p.id"#,
             municipality_id,
             all,

@@ -1092,9 +1092,17 @@ async fn the_maintained_child_scope_follows_every_change() {
     let skovtrolden = institution(&app, "Børnehaven Skovtrolden").await;
 
     let mut kids = Vec::new();
-    for (i, name) in ["Åse", "aage", "Bo", "Carl", "Dina", "Eva", "Finn"].iter().enumerate() {
+    for (i, name) in ["Åse", "aage", "Bo", "Carl", "Dina", "Eva", "Finn"]
+        .iter()
+        .enumerate()
+    {
         let (_, _, child) = app
-            .enrolled_child("Børnehaven Solsikken", (name, "Holm"), "2021-03-01", 30 + i as i32)
+            .enrolled_child(
+                "Børnehaven Solsikken",
+                (name, "Holm"),
+                "2021-03-01",
+                30 + i as i32,
+            )
             .await;
         kids.push(child);
     }
@@ -1116,18 +1124,36 @@ async fn the_maintained_child_scope_follows_every_change() {
     };
     let changes = [
         // ended yesterday, ends tomorrow, starts later
-        format!("UPDATE enrolments SET ends_on = current_date - 1 WHERE child_id = '{}'", kids[0]),
-        format!("UPDATE enrolments SET ends_on = current_date + 1 WHERE child_id = '{}'", kids[1]),
-        format!("UPDATE enrolments SET starts_on = current_date + 10 WHERE child_id = '{}'", kids[2]),
+        format!(
+            "UPDATE enrolments SET ends_on = current_date - 1 WHERE child_id = '{}'",
+            kids[0]
+        ),
+        format!(
+            "UPDATE enrolments SET ends_on = current_date + 1 WHERE child_id = '{}'",
+            kids[1]
+        ),
+        format!(
+            "UPDATE enrolments SET starts_on = current_date + 10 WHERE child_id = '{}'",
+            kids[2]
+        ),
         // an open transition keeps the ended child in view at both ends; cancelled and closed
         // ones do not
         transition(kids[0], solsikken, bakkeskolen, "draft"),
         transition(kids[3], solsikken, bakkeskolen, "cancelled"),
         transition(kids[4], bakkeskolen, solsikken, "sent"),
-        format!("UPDATE transitions SET status = 'closed' WHERE child_id = '{}'", kids[4]),
+        format!(
+            "UPDATE transitions SET status = 'closed' WHERE child_id = '{}'",
+            kids[4]
+        ),
         // moved to another institution, renamed, removed
-        format!("UPDATE enrolments SET institution_id = '{bakkeskolen}' WHERE child_id = '{}'", kids[5]),
-        format!("UPDATE children SET last_name = 'Abel' WHERE id = '{}'", kids[6]),
+        format!(
+            "UPDATE enrolments SET institution_id = '{bakkeskolen}' WHERE child_id = '{}'",
+            kids[5]
+        ),
+        format!(
+            "UPDATE children SET last_name = 'Abel' WHERE id = '{}'",
+            kids[6]
+        ),
         format!("DELETE FROM enrolments WHERE child_id = '{}'", kids[3]),
         format!("DELETE FROM children WHERE id = '{}'", kids[1]),
     ];
@@ -1169,7 +1195,14 @@ async fn the_maintained_child_scope_follows_every_change() {
                 let names = |(rows, total): (Vec<overgang::children::queries::ListRow>, i64)| {
                     let shown: Vec<String> = rows
                         .into_iter()
-                        .map(|r| format!("{} {} {:?}", r.first_name, r.last_name, r.placements.0.len()))
+                        .map(|r| {
+                            format!(
+                                "{} {} {:?}",
+                                r.first_name,
+                                r.last_name,
+                                r.placements.0.len()
+                            )
+                        })
                         .collect();
                     (shown, total)
                 };
@@ -1183,7 +1216,11 @@ async fn the_maintained_child_scope_follows_every_change() {
                     institution: Some(institution),
                     ..filter
                 };
-                let admin = names(list(&mut tx, m, &ChildScope::Municipality, &filtered).await.unwrap());
+                let admin = names(
+                    list(&mut tx, m, &ChildScope::Municipality, &filtered)
+                        .await
+                        .unwrap(),
+                );
                 assert_eq!(admin, general, "after change {step}, page {page}, filtered");
             }
         }
