@@ -264,6 +264,11 @@ async fn deactivated_users_lose_their_session() {
     );
 }
 
+/// Runs `sql` on the owner's connection (past row-level security).
+async fn run(conn: &mut sqlx::PgConnection, sql: &str) {
+    sqlx::query(sql).execute(conn).await.unwrap();
+}
+
 /// The app keeps sessions in memory between requests (`SessionCache`) and confirms them with
 /// `session_check` in the request's first round trip. Every change to what it keeps must show on
 /// the very next request, and failed checks must leave the pool's connections usable (the test
@@ -279,11 +284,10 @@ async fn cached_sessions_follow_every_change_at_once() {
 
     for round in 0..8 {
         let name = format!("Omdøbt Pædagog {round}");
-        sqlx::query("UPDATE users SET name = $1 WHERE email = 'paedagog@vejle.overgang.test'")
-            .bind(&name)
-            .execute(&mut conn)
-            .await
-            .unwrap();
+        let rename = format!(
+            "UPDATE users SET name = '{name}' WHERE email = 'paedagog@vejle.overgang.test'"
+        );
+        run(&mut conn, &rename).await;
         let (status, html) = c.get_text("/children").await;
         assert_eq!(status, StatusCode::OK, "round {round}");
         assert!(html.contains(&name), "round {round}: the new name is shown");
@@ -293,34 +297,33 @@ async fn cached_sessions_follow_every_change_at_once() {
     }
 
     // A renamed institution is shown under its new name in the role.
-    sqlx::query("UPDATE institutions SET name = 'Børnehaven Solstrålen' WHERE name = 'Børnehaven Solsikken'")
-        .execute(&mut conn)
-        .await
-        .unwrap();
+    run(
+        &mut conn,
+        "UPDATE institutions SET name = 'Børnehaven Solstrålen' WHERE name = 'Børnehaven Solsikken'",
+    )
+    .await;
     let (_, html) = c.get_text("/children").await;
     assert!(html.contains("Solstrålen") && !html.contains("Solsikken"));
 
     // A revoked role takes effect on the next request.
-    sqlx::query(
+    run(
+        &mut conn,
         "DELETE FROM role_assignments WHERE user_id =
            (SELECT id FROM users WHERE email = 'paedagog@vejle.overgang.test')",
     )
-    .execute(&mut conn)
-    .await
-    .unwrap();
+    .await;
     assert_eq!(c.get_text("/children").await.0, StatusCode::FORBIDDEN);
 
     // A session ended elsewhere (another app instance, an administrator) is over here too.
     let other = app.login("leder@vejle.overgang.test").await;
     assert_eq!(other.get_text("/children").await.0, StatusCode::OK);
     assert_eq!(other.get_text("/children").await.0, StatusCode::OK);
-    sqlx::query(
+    run(
+        &mut conn,
         "DELETE FROM sessions WHERE user_id =
            (SELECT id FROM users WHERE email = 'leder@vejle.overgang.test')",
     )
-    .execute(&mut conn)
-    .await
-    .unwrap();
+    .await;
     let r = other.get("/children").await;
     assert_eq!(location(&r), "/login?next=/children");
     // … and the login page no longer takes the visitor for logged in.
@@ -334,11 +337,11 @@ async fn cached_sessions_keep_the_idle_expiry() {
     let c = app.login("paedagog@vejle.overgang.test").await;
     let mut conn = app.owner_conn().await;
     assert_eq!(c.get_text("/children").await.0, StatusCode::OK);
-    let idle = |sql: &'static str| sqlx::query(sql);
-    idle("UPDATE sessions SET last_seen_at = now() - interval '2 minutes'")
-        .execute(&mut conn)
-        .await
-        .unwrap();
+    run(
+        &mut conn,
+        "UPDATE sessions SET last_seen_at = now() - interval '2 minutes'",
+    )
+    .await;
     assert_eq!(c.get_text("/children").await.0, StatusCode::OK);
     let fresh: bool = sqlx::query_scalar(
         "SELECT bool_and(last_seen_at > now() - interval '10 seconds') FROM sessions",
@@ -348,10 +351,11 @@ async fn cached_sessions_keep_the_idle_expiry() {
     .unwrap();
     assert!(fresh, "the cached request touched the session");
 
-    idle("UPDATE sessions SET last_seen_at = now() - interval '5 hours'")
-        .execute(&mut conn)
-        .await
-        .unwrap();
+    run(
+        &mut conn,
+        "UPDATE sessions SET last_seen_at = now() - interval '5 hours'",
+    )
+    .await;
     let r = c.get("/children").await;
     assert_eq!(location(&r), "/login?next=/children");
 }
@@ -369,10 +373,7 @@ async fn session_check_refuses_a_stale_epoch_or_day() {
             .fetch_one(&mut conn)
             .await
             .unwrap();
-    sqlx::query("SET ROLE overgang_app")
-        .execute(&mut conn)
-        .await
-        .unwrap();
+    run(&mut conn, "SET ROLE overgang_app").await;
     let check = |epoch: i64, day: i32| {
         sqlx::query("SELECT session_check($1, 3600, $2, current_date + $3)")
             .bind(id.clone())
