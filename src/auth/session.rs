@@ -3,6 +3,7 @@
 
 use std::{
     collections::HashMap,
+    fmt::Write as _,
     net::{IpAddr, SocketAddr},
     sync::{Arc, Mutex},
     time::{Duration, Instant},
@@ -47,9 +48,9 @@ pub struct SessionData {
     /// Today's date in Denmark, as the database's `current_date` (see `db::app_pool`).
     pub today: time::Date,
     /// `Some(epoch)` when this came from the `SessionCache` and the database has not yet
-    /// confirmed it in this request: the request's transaction then starts with the check
-    /// `begin_statement_prefix`, which fails unless the session is still valid, still filed
-    /// under this `auth_epoch` and it is still `today`.
+    /// confirmed it in this request: the request's transaction then starts with
+    /// `check_statement`, which fails unless the session is still valid, still filed under this
+    /// `auth_epoch` and it is still `today`.
     pub unconfirmed: Option<i64>,
 }
 
@@ -62,7 +63,13 @@ impl SessionData {
             return String::new();
         };
         // Hex digits, an integer and a date print no quote: safe inside the literals.
-        let hex: String = self.id.iter().map(|b| format!("{b:02x}")).collect();
+        let hex = self
+            .id
+            .iter()
+            .fold(String::with_capacity(64), |mut hex, b| {
+                let _ = write!(hex, "{b:02x}");
+                hex
+            });
         format!(
             "SELECT session_check('\\x{hex}'::bytea, {IDLE_SECS:?}, {epoch}, '{}'::date); ",
             self.today
@@ -500,6 +507,32 @@ mod tests {
         assert!(form_pairs(b"name=%FF").is_none());
         assert!(form_pairs(b"name=a%00b").is_none());
         assert!(form_pairs(&[b'a', b'=', 0xC3]).is_none());
+    }
+
+    #[test]
+    fn the_check_is_sent_only_for_unconfirmed_sessions() {
+        let mut data = SessionData {
+            id: vec![0xab, 0x01, 0xff],
+            user_id: Uuid::nil(),
+            municipality_id: None,
+            user: SessionUser {
+                name: "x".into(),
+                email: "x@example.test".into(),
+                municipality_id: None,
+                municipality_name: None,
+                is_platform_operator: true,
+                is_active: true,
+                roles: Vec::new(),
+            },
+            today: time::macros::date!(2026 - 12 - 06),
+            unconfirmed: None,
+        };
+        assert_eq!(data.check_statement(), "");
+        data.unconfirmed = Some(42);
+        assert_eq!(
+            data.check_statement(),
+            "SELECT session_check('\\xab01ff'::bytea, 14400.0, 42, '2026-12-06'::date); "
+        );
     }
 
     #[test]
