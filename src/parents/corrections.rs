@@ -93,18 +93,6 @@ pub async fn open_of_guardian(
     .await
 }
 
-/// Open requests on a transition (for its page).
-pub async fn open_count(tx: &mut Tx, m: Uuid, transition_id: Uuid) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar!(
-        r#"SELECT count(*) AS "n!" FROM correction_requests
-           WHERE municipality_id = $1 AND transition_id = $2 AND status = 'open'"#,
-        m,
-        transition_id
-    )
-    .fetch_one(&mut **tx)
-    .await
-}
-
 pub struct NewRequest<'a> {
     pub guardian_id: Uuid,
     pub link_id: Uuid,

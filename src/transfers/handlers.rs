@@ -17,7 +17,7 @@ use uuid::Uuid;
 use super::package::{self, Package};
 use crate::{
     audit::Entry,
-    auth::{ChildScope, Ctx, Permission},
+    auth::{ChildScope, Ctx, CurrentUser, Permission},
     children::{
         self,
         domain::{format_at, format_date},
@@ -187,55 +187,53 @@ pub struct TransitionTransfers {
     pub may_export: bool,
 }
 
-pub async fn for_transition(ctx: &mut Ctx, t: &tq::Transition) -> AppResult<TransitionTransfers> {
-    let m = ctx.user.municipality()?;
-    let acts = ctx.user.child_scope() == ChildScope::Municipality
-        || works_at(&ctx.user, t.sending_institution_id);
-    if !acts {
-        return Ok(TransitionTransfers {
+/// A transfer of the transition, as `transitions::queries::page_data` reads it.
+#[derive(Deserialize)]
+pub struct TransferRow {
+    #[serde(with = "time::serde::rfc3339")]
+    pub started_at: OffsetDateTime,
+    /// The receiving municipality's name (`None` while it is unknown).
+    pub destination: Option<String>,
+    pub status: String,
+    pub decision_note: Option<String>,
+}
+
+/// Whether the user sees the transition's transfers: the municipality's administrators and the
+/// sending institution.
+pub fn visible(user: &CurrentUser, t: &tq::Transition) -> bool {
+    user.child_scope() == ChildScope::Municipality || works_at(user, t.sending_institution_id)
+}
+
+/// The transfers part of the transition's page, from the rows read for a user who sees them.
+pub fn for_transition(
+    user: &CurrentUser,
+    t: &tq::Transition,
+    rows: Vec<TransferRow>,
+) -> TransitionTransfers {
+    if !visible(user, t) {
+        return TransitionTransfers {
             lines: Vec::new(),
             may_start: false,
             may_export: false,
-        });
+        };
     }
-    let rows = sqlx::query!(
-        "SELECT receiving_municipality_id, status, started_at, decision_note
-         FROM transfers WHERE municipality_id = $1 AND transition_id = $2
-         ORDER BY started_at, id",
-        m,
-        t.id
-    )
-    .fetch_all(&mut *ctx.tx)
-    .await?;
-    let names: HashMap<Uuid, String> = if rows.is_empty() {
-        HashMap::new()
-    } else {
-        municipalities(&mut ctx.tx)
-            .await?
-            .into_iter()
-            .map(|m| (m.id, m.name))
-            .collect()
-    };
     let open = rows
         .iter()
         .any(|r| matches!(r.status.as_str(), "pending" | "destination_unknown"));
     let exportable = package::exportable(&t.status);
-    Ok(TransitionTransfers {
+    TransitionTransfers {
         lines: rows
             .into_iter()
             .map(|r| TransferLine {
                 started: format_at(r.started_at),
-                destination: r
-                    .receiving_municipality_id
-                    .and_then(|id| names.get(&id).cloned())
-                    .unwrap_or_else(|| "Ukendt".into()),
+                destination: r.destination.unwrap_or_else(|| "Ukendt".into()),
                 status: status_label(&r.status),
                 note: r.decision_note.unwrap_or_default(),
             })
             .collect(),
-        may_start: ctx.user.leads(t.sending_institution_id) && exportable && !open,
+        may_start: user.leads(t.sending_institution_id) && exportable && !open,
         may_export: exportable,
-    })
+    }
 }
 
 // ---------------------------------------------------------------------------------------------

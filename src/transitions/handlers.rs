@@ -586,7 +586,21 @@ pub async fn show(mut ctx: Ctx, Path(id): Path<Uuid>) -> AppResult<Response> {
     let access = Access::check(&ctx, Permission::ViewChildren)?;
     let m = access.municipality_id;
     let (t, acts) = visible(&mut ctx, &access, id).await?;
-    let events = queries::events(&mut ctx.tx, m, id).await?;
+    // the meeting: both sides
+    let meeting = acts || super::receiving::works_at(&ctx.user, t.receiving_institution_id);
+    let parts = queries::PageParts {
+        corrections: acts,
+        transfers: crate::transfers::handlers::visible(&ctx.user, &t),
+        meeting,
+        today: ctx.today,
+    };
+    let data = queries::page_data(&mut ctx.tx, m, id, parts).await?;
+    let meeting = if meeting {
+        super::meeting::summary_of(&t, data.meeting)
+    } else {
+        super::meeting::Summary::default()
+    };
+    let events = data.events.0;
     let status = Status::parse(&t.status);
     let moves = if acts {
         status
@@ -615,13 +629,8 @@ pub async fn show(mut ctx: Ctx, Path(id): Path<Uuid>) -> AppResult<Response> {
     };
     ctx.audit(Entry::new("view", "transition", Some(id)).child(t.child_id))
         .await?;
-    let end = super::receiving::for_page(&mut ctx, &t, acts).await?;
-    let open_corrections = if acts {
-        crate::parents::corrections::open_count(&mut ctx.tx, m, id).await?
-    } else {
-        0
-    };
-    let transfers = crate::transfers::handlers::for_transition(&mut ctx, &t).await?;
+    let end = super::receiving::for_page(&mut ctx, &t, acts, meeting).await?;
+    let transfers = crate::transfers::handlers::for_transition(&ctx.user, &t, data.transfers.0);
     let acknowledged = events
         .iter()
         .rfind(|e| e.to_status == Status::Received.as_str())
@@ -645,7 +654,7 @@ pub async fn show(mut ctx: Ctx, Path(id): Path<Uuid>) -> AppResult<Response> {
         may_amend: end.may_amend,
         may_recall: end.may_recall,
         show_corrections: acts,
-        open_corrections,
+        open_corrections: data.open_corrections,
         transfers,
         layout: ctx.layout(&format!("Overgang – {}", t.child_name), NAV),
         id,

@@ -8,6 +8,7 @@ use askama::Template;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::json;
+use sqlx::types::Json;
 use time::{Date, Time};
 use uuid::Uuid;
 
@@ -120,41 +121,47 @@ async fn find(
     .await
 }
 
-struct AgreementRow {
+/// An agreement as `summary` reads it: the dates already in `DD-MM-YYYY`.
+#[derive(Deserialize)]
+pub struct AgreementRow {
     id: Uuid,
     description: String,
     responsible: String,
-    follow_up_on: Option<Date>,
+    follow_up_on: Option<String>,
+    overdue: bool,
     done: bool,
 }
 
-async fn agreements(
+/// The meeting (if held), the wish and the agreements of a transition, as
+/// `meeting_summary(..)` (migration 28) reads them.
+pub struct SummaryRow {
+    pub held_on: Option<Date>,
+    pub held_time: Option<Time>,
+    pub place: Option<String>,
+    pub participants: Option<String>,
+    pub notes: Option<String>,
+    pub version: Option<i32>,
+    pub wish: Option<String>,
+    pub agreements: Option<Json<Vec<AgreementRow>>>,
+}
+
+async fn summary_row(
     tx: &mut Tx,
     m: Uuid,
     transition_id: Uuid,
     today: Date,
-) -> Result<Vec<AgreementView>, sqlx::Error> {
-    let rows = sqlx::query_as!(
-        AgreementRow,
-        r#"SELECT id, description, responsible, follow_up_on, done_at IS NOT NULL AS "done!"
-           FROM meeting_agreements WHERE municipality_id = $1 AND transition_id = $2
-           ORDER BY follow_up_on NULLS LAST, created_at, id"#,
+) -> Result<SummaryRow, sqlx::Error> {
+    sqlx::query_as!(
+        SummaryRow,
+        r#"SELECT held_on, held_time, place, participants, notes, version, wish,
+                  agreements AS "agreements: Json<Vec<AgreementRow>>"
+           FROM meeting_summary($1, $2, $3)"#,
         m,
-        transition_id
+        transition_id,
+        today
     )
-    .fetch_all(&mut **tx)
-    .await?;
-    Ok(rows
-        .into_iter()
-        .map(|a| AgreementView {
-            id: a.id,
-            description: a.description,
-            responsible: a.responsible,
-            follow_up_on: a.follow_up_on.map(format_date).unwrap_or_default(),
-            overdue: !a.done && a.follow_up_on.is_some_and(|d| d < today),
-            done: a.done,
-        })
-        .collect())
+    .fetch_one(&mut **tx)
+    .await
 }
 
 fn time_text(t: Time) -> String {
@@ -176,29 +183,45 @@ pub async fn summary(ctx: &mut Ctx, t: &Transition, visible: bool) -> AppResult<
         return Ok(Summary::default());
     }
     let m = ctx.user.municipality()?;
-    let today = ctx.today;
-    let row = find(&mut ctx.tx, m, t.id).await?;
-    let wish = stored_wish(&mut ctx.tx, m, t.id).await?;
+    let row = summary_row(&mut ctx.tx, m, t.id, ctx.today).await?;
+    Ok(summary_of(t, row))
+}
+
+/// The summary of `t`'s meeting from its row, for a user who may see it.
+pub(super) fn summary_of(t: &Transition, row: SummaryRow) -> Summary {
     let mut s = Summary {
         visible: true,
         may_edit: open(t),
-        wish: wish_label(&wish),
+        wish: wish_label(row.wish.as_deref().unwrap_or_default()),
         ..Summary::default()
     };
-    if let Some(r) = row {
+    if let (Some(held_on), Some(version)) = (row.held_on, row.version) {
         s.exists = true;
-        s.version = r.version;
-        s.held = match r.held_time {
-            Some(time) => format!("{} kl. {}", format_date(r.held_on), time_text(time)),
-            None => format_date(r.held_on),
+        s.version = version;
+        s.held = match row.held_time {
+            Some(time) => format!("{} kl. {}", format_date(held_on), time_text(time)),
+            None => format_date(held_on),
         };
-        s.place = r.place;
-        s.participants = r.participants;
-        s.notes = r.notes;
-        s.agreements = agreements(&mut ctx.tx, m, t.id, today).await?;
+        s.place = row.place.unwrap_or_default();
+        s.participants = row.participants.unwrap_or_default();
+        s.notes = row.notes.unwrap_or_default();
+        s.agreements = row
+            .agreements
+            .map(|a| a.0)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|a| AgreementView {
+                id: a.id,
+                description: a.description,
+                responsible: a.responsible,
+                follow_up_on: a.follow_up_on.unwrap_or_default(),
+                overdue: a.overdue,
+                done: a.done,
+            })
+            .collect();
         s.has_open = s.agreements.iter().any(|a| !a.done);
     }
-    Ok(s)
+    s
 }
 
 /// The transition if the user keeps its meeting (visible, else 404; a side, else 403).

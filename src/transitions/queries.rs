@@ -1,9 +1,10 @@
 //! The transitions' SQL. Every query names the municipality explicitly (RLS is the second lock).
 
+use sqlx::types::Json;
 use time::Date;
 use uuid::Uuid;
 
-use crate::{auth::ChildScope, db::Tx, forms::TransitionKind};
+use crate::{auth::ChildScope, db::Tx, forms::TransitionKind, transfers::handlers::TransferRow};
 
 /// An id and a name, for selects.
 pub struct Choice {
@@ -185,16 +186,23 @@ pub async fn find(
     sqlx::query_as!(
         Transition,
         r#"SELECT t.id, t.child_id, c.first_name || ' ' || c.last_name AS "child_name!",
-                  t.sending_institution_id, s.name AS sending_name,
-                  t.receiving_institution_id, r.name AS receiving_name,
+                  t.sending_institution_id,
+                  (SELECT s.name FROM institutions s
+                   WHERE s.municipality_id = t.municipality_id
+                     AND s.id = t.sending_institution_id) AS "sending_name!",
+                  t.receiving_institution_id,
+                  (SELECT r.name FROM institutions r
+                   WHERE r.municipality_id = t.municipality_id
+                     AND r.id = t.receiving_institution_id) AS "receiving_name!",
                   t.kind, t.planned_date, t.template_id, f.title AS template_title, f.version AS template_version,
-                  t.responsible_user_id, u.name AS "responsible_name?", t.status, t.version
+                  t.responsible_user_id,
+                  (SELECT u.name FROM users u
+                   WHERE u.municipality_id = t.municipality_id
+                     AND u.id = t.responsible_user_id) AS "responsible_name?",
+                  t.status, t.version
            FROM transitions t
            JOIN children c ON c.municipality_id = t.municipality_id AND c.id = t.child_id
-           JOIN institutions s ON s.municipality_id = t.municipality_id AND s.id = t.sending_institution_id
-           JOIN institutions r ON r.municipality_id = t.municipality_id AND r.id = t.receiving_institution_id
            JOIN form_templates f ON f.municipality_id = t.municipality_id AND f.id = t.template_id
-           LEFT JOIN users u ON u.municipality_id = t.municipality_id AND u.id = t.responsible_user_id
            WHERE t.municipality_id = $1 AND t.id = $4
              AND ($2 OR t.sending_institution_id = ANY($3) OR t.receiving_institution_id = ANY($3))"#,
         municipality_id,
@@ -206,7 +214,9 @@ pub async fn find(
     .await
 }
 
+#[derive(serde::Deserialize)]
 pub struct Event {
+    #[serde(with = "time::serde::rfc3339")]
     pub at: time::OffsetDateTime,
     pub user_name: Option<String>,
     pub from_status: Option<String>,
@@ -214,23 +224,104 @@ pub struct Event {
     pub note: Option<String>,
 }
 
-pub async fn events(
+/// What the transition's page reads besides the transition and the receiving end.
+pub struct PageData {
+    /// The status history, oldest first.
+    pub events: Json<Vec<Event>>,
+    /// Parents' open correction requests (0 unless asked for).
+    pub open_corrections: i64,
+    /// Transfers to other municipalities, oldest first (none unless asked for).
+    pub transfers: Json<Vec<TransferRow>>,
+    /// The meeting, the wish and the agreements (all `None` unless asked for).
+    pub meeting: super::meeting::SummaryRow,
+}
+
+/// `PageData` as the statement returns it, in one row.
+struct PageRow {
+    events: Json<Vec<Event>>,
+    open_corrections: i64,
+    transfers: Json<Vec<TransferRow>>,
+    held_on: Option<Date>,
+    held_time: Option<time::Time>,
+    place: Option<String>,
+    participants: Option<String>,
+    notes: Option<String>,
+    version: Option<i32>,
+    wish: Option<String>,
+    agreements: Option<Json<Vec<super::meeting::AgreementRow>>>,
+}
+
+/// What `page_data` reads besides the history.
+pub struct PageParts {
+    pub corrections: bool,
+    pub transfers: bool,
+    /// The meeting, as of `today`.
+    pub meeting: bool,
+    pub today: Date,
+}
+
+/// One statement for the transition's page: the history always, the open correction requests,
+/// the transfers and the meeting if asked for (each part reads its own index; a part not asked
+/// for reads nothing).
+pub async fn page_data(
     tx: &mut Tx,
     municipality_id: Uuid,
     transition_id: Uuid,
-) -> Result<Vec<Event>, sqlx::Error> {
-    sqlx::query_as!(
-        Event,
-        r#"SELECT e.at, u.name AS "user_name?", e.from_status, e.to_status, e.note
-           FROM transition_events e
-           LEFT JOIN users u ON u.municipality_id = e.municipality_id AND u.id = e.user_id
-           WHERE e.municipality_id = $1 AND e.transition_id = $2
-           ORDER BY e.at, e.id"#,
+    parts: PageParts,
+) -> Result<PageData, sqlx::Error> {
+    let r = sqlx::query_as!(
+        PageRow,
+        r#"SELECT
+             (SELECT coalesce(json_agg(json_build_object(
+                         'at', e.at,
+                         'user_name', (SELECT u.name FROM users u
+                                       WHERE u.municipality_id = e.municipality_id
+                                         AND u.id = e.user_id),
+                         'from_status', e.from_status, 'to_status', e.to_status, 'note', e.note)
+                       ORDER BY e.at, e.id), '[]')
+              FROM transition_events e
+              WHERE e.municipality_id = $1 AND e.transition_id = $2)
+               AS "events!: Json<Vec<Event>>",
+             (SELECT count(*) FROM correction_requests r
+              WHERE $3 AND r.municipality_id = $1 AND r.transition_id = $2
+                AND r.status = 'open') AS "open_corrections!",
+             (SELECT coalesce(json_agg(json_build_object(
+                         'started_at', x.started_at,
+                         'destination', (SELECT tm.name FROM transfer_municipalities() tm
+                                         WHERE tm.id = x.receiving_municipality_id),
+                         'status', x.status, 'decision_note', x.decision_note)
+                       ORDER BY x.started_at, x.id), '[]')
+              FROM transfers x
+              WHERE $4 AND x.municipality_id = $1 AND x.transition_id = $2)
+               AS "transfers!: Json<Vec<TransferRow>>",
+             ms.held_on, ms.held_time, ms.place, ms.participants, ms.notes, ms.version, ms.wish,
+             ms.agreements AS "agreements: Json<Vec<super::meeting::AgreementRow>>"
+           FROM (SELECT) AS one
+           LEFT JOIN LATERAL meeting_summary($1, $2, $6) ms ON $5"#,
         municipality_id,
-        transition_id
+        transition_id,
+        parts.corrections,
+        parts.transfers,
+        parts.meeting,
+        parts.today
     )
-    .fetch_all(&mut **tx)
-    .await
+    .fetch_one(&mut **tx)
+    .await?;
+    Ok(PageData {
+        events: r.events,
+        open_corrections: r.open_corrections,
+        transfers: r.transfers,
+        meeting: super::meeting::SummaryRow {
+            held_on: r.held_on,
+            held_time: r.held_time,
+            place: r.place,
+            participants: r.participants,
+            notes: r.notes,
+            version: r.version,
+            wish: r.wish,
+            agreements: r.agreements,
+        },
+    })
 }
 
 /// A row of the worklist.

@@ -285,10 +285,12 @@ pub struct ReceivingView {
 
 /// Loads the receiving end for the transition page, and records the read receipt when a
 /// receiver opens a delivered handover (in the page's own transaction, with its audit entry).
+/// `meeting` is the meeting part, read with the rest of the page (`queries::page_data`).
 pub async fn for_page(
     ctx: &mut Ctx,
     t: &super::queries::Transition,
     acts: bool,
+    meeting: meeting::Summary,
 ) -> AppResult<ReceivingView> {
     let m = ctx.user.municipality()?;
     let receiver = works_at(&ctx.user, t.receiving_institution_id);
@@ -330,7 +332,6 @@ pub async fn for_page(
     } else {
         None
     };
-    let meeting = meeting::summary(ctx, t, acts || receiver).await?;
     Ok(ReceivingView {
         handover,
         may_acknowledge: receiver && t.status == Status::Sent.as_str(),

@@ -479,6 +479,30 @@ async fn a_handover_goes_from_creation_to_acknowledgement_and_meeting() {
     );
     let (_, page) = sender.get_text(&format!("/transitions/{id}")).await;
     assert!(page.contains("Bakkeskolen, lokale 3") && page.contains("Lærer og forældre mødes"));
+    assert!(page.contains("10-06-2027 kl. 14:30") && page.contains("01-09-2027"));
+    assert!(page.contains("<td>Åben</td>") && !page.contains("Overskredet"));
+    // An agreement due yesterday and not followed up is marked; the list is in date order.
+    let mut conn = app.owner_conn().await;
+    sqlx::query(
+        "INSERT INTO meeting_agreements (municipality_id, transition_id, description, responsible,
+                                         follow_up_on)
+         SELECT municipality_id, id, 'Tidligere aftale', 'Sofie', current_date - 1
+         FROM transitions WHERE id = $1",
+    )
+    .bind(id)
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    let (_, page) = sender.get_text(&format!("/transitions/{id}")).await;
+    let (earlier, later) = (
+        page.find("Tidligere aftale").unwrap(),
+        page.find("Lærer og forældre mødes").unwrap(),
+    );
+    assert!(earlier < later && page.contains("<strong>Overskredet</strong>"));
+    sqlx::query("DELETE FROM meeting_agreements WHERE description = 'Tidligere aftale'")
+        .execute(&mut conn)
+        .await
+        .unwrap();
     let agreement: Uuid = one(
         &app,
         &format!("SELECT id FROM meeting_agreements WHERE transition_id = '{id}'"),
@@ -498,6 +522,8 @@ async fn a_handover_goes_from_creation_to_acknowledgement_and_meeting() {
     );
     let (_, inbox) = receiver.get_text("/inbox").await;
     assert!(!inbox.contains("Lærer og forældre mødes efter tre uger."));
+    let (_, page) = sender.get_text(&format!("/transitions/{id}")).await;
+    assert!(page.contains("<td>Fulgt op</td>") && !page.contains("<td>Åben</td>"));
 
     // Script tags in what people write are shown as text.
     let (_, page) = receiver.get_text(&meeting).await;

@@ -410,6 +410,7 @@ async fn a_transfer_reveals_nothing_until_accepted_and_both_sides_audit_it() {
         .get_text(&format!("/transitions/{}", h.transition))
         .await;
     assert!(page.contains("Modtaget af modtagerkommunen"), "{page}");
+    assert!(page.contains(": til Stevns. <strong>"), "{page}");
     assert_eq!(
         status_and_package(&app, transfer).await,
         ("accepted".into(), None)

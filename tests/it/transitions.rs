@@ -383,6 +383,26 @@ async fn status_moves_are_checked_versioned_and_recorded() {
     assert_eq!(history, expected);
     let (_, html) = c.get_text(&format!("/transitions/{id}")).await;
     assert!(html.contains("Historik") && html.contains("Annulleret"));
+    // The history on the page: oldest first, in Danish time (winter +1, summer +2), with who.
+    let mut conn = app.owner_conn().await;
+    sqlx::query(
+        "UPDATE transition_events
+         SET at = CASE to_status WHEN 'draft' THEN timestamptz '2026-01-15 09:05:59+00'
+                                 ELSE timestamptz '2027-07-01 10:15:30.5+00' END
+         WHERE transition_id = $1 AND to_status IN ('draft', 'cancelled')",
+    )
+    .bind(id)
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    let (_, html) = c.get_text(&format!("/transitions/{id}")).await;
+    let first = html
+        .find("<tr><td>15-01-2026 10:05</td><td>Sofie Jensen</td><td>–</td><td>Kladde</td>")
+        .expect("the first event");
+    let last = html
+        .find("<tr><td>01-07-2027 12:15</td><td>Sofie Jensen</td><td>Sendt</td><td>Annulleret</td>")
+        .expect("the last event");
+    assert!(first < last, "{html}");
     assert!(
         !html.contains("/status\""),
         "no actions on a cancelled transition"
