@@ -214,38 +214,61 @@ pub async fn versions(
         .collect()
 }
 
+/// A version's own row (without its sections), as `load_template` reads it.
+pub struct TemplateRow {
+    pub id: Uuid,
+    pub transition_kind: String,
+    pub version: i32,
+    pub title: String,
+    pub intro: String,
+    pub status: String,
+    pub created_at: OffsetDateTime,
+    pub published_at: Option<OffsetDateTime>,
+}
+
 /// A version with all its sections and questions; None for unknown (or foreign) ids.
 pub async fn load_template(
     tx: &mut Tx,
     municipality_id: Uuid,
     template_id: Uuid,
 ) -> Result<Option<Template>, sqlx::Error> {
-    let Some(t) = sqlx::query!(
+    let row = sqlx::query_as!(
+        TemplateRow,
         "SELECT id, transition_kind, version, title, intro, status, created_at, published_at
          FROM form_templates WHERE municipality_id = $1 AND id = $2",
         municipality_id,
         template_id
     )
     .fetch_optional(&mut **tx)
-    .await?
-    else {
-        return Ok(None);
-    };
+    .await?;
+    match row {
+        Some(row) => with_sections(tx, municipality_id, row).await.map(Some),
+        None => Ok(None),
+    }
+}
+
+/// The version of `row` with its sections and questions.
+///
+/// A version that is not a draft never changes (the database refuses it), so its sections and
+/// questions are kept in memory once read. The row itself is still read each time by the
+/// caller: it carries the status (published → archived) and is the tenant-scoped proof that the
+/// caller may see this version at all.
+pub async fn with_sections(
+    tx: &mut Tx,
+    municipality_id: Uuid,
+    t: TemplateRow,
+) -> Result<Template, sqlx::Error> {
     let status = parse_status(&t.status)?;
-    // A version that is not a draft never changes (the database refuses it), so its sections
-    // and questions are kept in memory once read. The row above is still read each time: it
-    // carries the status (published → archived) and is the tenant-scoped proof that the caller
-    // may see this version at all.
     let sections = if status == TemplateStatus::Draft {
-        load_sections(tx, municipality_id, template_id).await?
-    } else if let Some(cached) = frozen_sections(municipality_id, template_id) {
+        load_sections(tx, municipality_id, t.id).await?
+    } else if let Some(cached) = frozen_sections(municipality_id, t.id) {
         cached.as_ref().clone()
     } else {
-        let sections = load_sections(tx, municipality_id, template_id).await?;
-        remember_sections(municipality_id, template_id, &sections);
+        let sections = load_sections(tx, municipality_id, t.id).await?;
+        remember_sections(municipality_id, t.id, &sections);
         sections
     };
-    Ok(Some(Template {
+    Ok(Template {
         id: t.id,
         municipality_id,
         transition_kind: parse_kind(&t.transition_kind)?,
@@ -256,7 +279,7 @@ pub async fn load_template(
         created_at: t.created_at,
         published_at: t.published_at,
         sections,
-    }))
+    })
 }
 
 type FrozenKey = (Uuid, Uuid);

@@ -11,6 +11,8 @@ use axum::{
     response::{Html, IntoResponse, Response},
 };
 use serde_json::json;
+use sqlx::types::Json;
+use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::{handlers, status::Status};
@@ -24,6 +26,7 @@ use crate::{
     db::Tx,
     forms::{self, QuestionKind},
     web::{self, AppError, AppResult, Flash, Form, Layout, Path},
+    wording::Phrase,
 };
 
 /// Longest free-text answer, in characters (also a CHECK in the database).
@@ -55,7 +58,8 @@ async fn stored(
     municipality_id: Uuid,
     transition_id: Uuid,
 ) -> Result<HashMap<Uuid, Vec<String>>, sqlx::Error> {
-    let rows = sqlx::query!(
+    let rows = sqlx::query_as!(
+        StoredAnswer,
         r#"SELECT question_id, value, "values" AS "values!" FROM answers
          WHERE municipality_id = $1 AND transition_id = $2"#,
         municipality_id,
@@ -63,8 +67,17 @@ async fn stored(
     )
     .fetch_all(&mut **tx)
     .await?;
-    Ok(rows
-        .into_iter()
+    Ok(raw_values(rows))
+}
+
+struct StoredAnswer {
+    question_id: Uuid,
+    value: Option<String>,
+    values: Vec<String>,
+}
+
+fn raw_values(rows: Vec<StoredAnswer>) -> HashMap<Uuid, Vec<String>> {
+    rows.into_iter()
         .map(|r| {
             let mut v = r.values;
             if let Some(value) = r.value {
@@ -72,7 +85,62 @@ async fn stored(
             }
             (r.question_id, v)
         })
-        .collect())
+        .collect()
+}
+
+/// What the form page reads besides the transition: the row of the template version the
+/// handover is written on, the stored answers (three arrays in one order: the question, the
+/// single value, the chosen options as JSON) and the wording list (phrases and suggestions in
+/// one order). Arrays rather than JSON objects: the answers' long texts are sent as they are.
+struct FormData {
+    id: Uuid,
+    transition_kind: String,
+    version: i32,
+    title: String,
+    intro: String,
+    status: String,
+    created_at: OffsetDateTime,
+    published_at: Option<OffsetDateTime>,
+    questions: Vec<Uuid>,
+    values: Vec<Option<String>>,
+    options: Json<Vec<Vec<String>>>,
+    phrases: Vec<String>,
+    suggestions: Vec<String>,
+}
+
+/// One statement for the form page (`None` for a template the municipality does not have).
+async fn form_data(
+    tx: &mut Tx,
+    municipality_id: Uuid,
+    template_id: Uuid,
+    transition_id: Uuid,
+) -> Result<Option<FormData>, sqlx::Error> {
+    sqlx::query_as!(
+        FormData,
+        r#"SELECT f.id, f.transition_kind, f.version, f.title, f.intro, f.status, f.created_at,
+                  f.published_at,
+                  coalesce(a.questions, '{}') AS "questions!: Vec<Uuid>",
+                  coalesce(a."values", '{}') AS "values!: Vec<Option<String>>",
+                  coalesce(a.options, '[]') AS "options!: Json<Vec<Vec<String>>>",
+                  ARRAY(SELECT w.phrase FROM wording_phrases w
+                        WHERE w.municipality_id = $1 ORDER BY w.phrase_key) AS "phrases!",
+                  ARRAY(SELECT w.suggestion FROM wording_phrases w
+                        WHERE w.municipality_id = $1 ORDER BY w.phrase_key) AS "suggestions!"
+           FROM form_templates f
+           LEFT JOIN LATERAL (
+               SELECT array_agg(x.question_id ORDER BY x.question_id) AS questions,
+                      array_agg(x.value ORDER BY x.question_id) AS "values",
+                      json_agg(x."values" ORDER BY x.question_id) AS options
+               FROM answers x
+               WHERE x.municipality_id = $1 AND x.transition_id = $3
+           ) a ON true
+           WHERE f.municipality_id = $1 AND f.id = $2"#,
+        municipality_id,
+        template_id,
+        transition_id
+    )
+    .fetch_optional(&mut **tx)
+    .await
 }
 
 fn answered(values: Option<&Vec<String>>) -> bool {
@@ -337,11 +405,38 @@ pub async fn show(mut ctx: Ctx, Path(id): Path<Uuid>) -> AppResult<Response> {
     let m = access.municipality_id;
     let t = fillable(&mut ctx, &access, id).await?;
     // the version the handover was written on, never the newest template
-    let template = forms::load_template(&mut ctx.tx, m, t.template_id)
+    let data = form_data(&mut ctx.tx, m, t.template_id, id)
         .await?
         .ok_or(AppError::NotFound)?;
-    let values = stored(&mut ctx.tx, m, id).await?;
-    let phrases = crate::wording::phrases(&mut ctx.tx, m).await?;
+    let row = forms::TemplateRow {
+        id: data.id,
+        transition_kind: data.transition_kind,
+        version: data.version,
+        title: data.title,
+        intro: data.intro,
+        status: data.status,
+        created_at: data.created_at,
+        published_at: data.published_at,
+    };
+    let template = forms::with_sections(&mut ctx.tx, m, row).await?;
+    let values = raw_values(
+        data.questions
+            .into_iter()
+            .zip(data.values)
+            .zip(data.options.0)
+            .map(|((question_id, value), values)| StoredAnswer {
+                question_id,
+                value,
+                values,
+            })
+            .collect(),
+    );
+    let phrases: Vec<Phrase> = data
+        .phrases
+        .into_iter()
+        .zip(data.suggestions)
+        .map(|(phrase, suggestion)| Phrase { phrase, suggestion })
+        .collect();
     let page = page(
         &ctx,
         PageInput {
