@@ -127,16 +127,17 @@ async fn a_failed_write_is_reported_to_its_own_municipality_only() {
 #[tokio::test]
 async fn app_connections_use_danish_time_and_generic_plans() {
     let app = spawn_app().await;
-    let (zone, mode, danish_today): (String, String, bool) = sqlx::query_as(
+    let (zone, mode, page_cost, danish_today): (String, String, String, bool) = sqlx::query_as(
         "SELECT current_setting('TimeZone'), current_setting('plan_cache_mode'),
+                current_setting('random_page_cost'),
                 current_date = (now() AT TIME ZONE 'Europe/Copenhagen')::date",
     )
     .fetch_one(&app.db)
     .await
     .unwrap();
     assert_eq!(
-        (zone.as_str(), mode.as_str(), danish_today),
-        ("Europe/Copenhagen", "force_generic_plan", true)
+        (zone.as_str(), mode.as_str(), page_cost.as_str(), danish_today),
+        ("Europe/Copenhagen", "force_generic_plan", "1.1", true)
     );
 }
 
