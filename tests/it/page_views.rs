@@ -136,7 +136,12 @@ async fn app_connections_use_danish_time_and_generic_plans() {
     .await
     .unwrap();
     assert_eq!(
-        (zone.as_str(), mode.as_str(), page_cost.as_str(), danish_today),
+        (
+            zone.as_str(),
+            mode.as_str(),
+            page_cost.as_str(),
+            danish_today
+        ),
         ("Europe/Copenhagen", "force_generic_plan", "1.1", true)
     );
 }
