@@ -586,8 +586,7 @@ pub async fn show(mut ctx: Ctx, Path(id): Path<Uuid>) -> AppResult<Response> {
     let access = Access::check(&ctx, Permission::ViewChildren)?;
     let m = access.municipality_id;
     let (t, acts) = visible(&mut ctx, &access, id).await?;
-    // the meeting: both sides
-    let meeting = acts || super::receiving::works_at(&ctx.user, t.receiving_institution_id);
+    let meeting = super::meeting::keeps(&ctx, &t, acts);
     let parts = queries::PageParts {
         corrections: acts,
         transfers: crate::transfers::handlers::visible(&ctx.user, &t),

@@ -169,7 +169,7 @@ fn time_text(t: Time) -> String {
 }
 
 /// Whether the user keeps the meeting of `t`: the sending side (`acts`) or a receiver.
-fn keeps(ctx: &Ctx, t: &Transition, acts: bool) -> bool {
+pub(super) fn keeps(ctx: &Ctx, t: &Transition, acts: bool) -> bool {
     acts || works_at(&ctx.user, t.receiving_institution_id)
 }
 
