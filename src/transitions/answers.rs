@@ -122,10 +122,8 @@ async fn form_data(
                   coalesce(a.questions, '{}') AS "questions!: Vec<Uuid>",
                   coalesce(a."values", '{}') AS "values!: Vec<Option<String>>",
                   coalesce(a.options, '[]') AS "options!: Json<Vec<Vec<String>>>",
-                  ARRAY(SELECT w.phrase FROM wording_phrases w
-                        WHERE w.municipality_id = $1 ORDER BY w.phrase_key) AS "phrases!",
-                  ARRAY(SELECT w.suggestion FROM wording_phrases w
-                        WHERE w.municipality_id = $1 ORDER BY w.phrase_key) AS "suggestions!"
+                  coalesce(w.phrases, '{}') AS "phrases!",
+                  coalesce(w.suggestions, '{}') AS "suggestions!"
            FROM form_templates f
            LEFT JOIN LATERAL (
                SELECT array_agg(x.question_id ORDER BY x.question_id) AS questions,
@@ -134,6 +132,12 @@ async fn form_data(
                FROM answers x
                WHERE x.municipality_id = $1 AND x.transition_id = $3
            ) a ON true
+           LEFT JOIN LATERAL (
+               SELECT array_agg(p.phrase ORDER BY p.phrase_key) AS phrases,
+                      array_agg(p.suggestion ORDER BY p.phrase_key) AS suggestions
+               FROM wording_phrases p
+               WHERE p.municipality_id = $1
+           ) w ON true
            WHERE f.municipality_id = $1 AND f.id = $2"#,
         municipality_id,
         template_id,
