@@ -49,16 +49,17 @@ pub struct SessionData {
     pub today: time::Date,
     /// `Some(epoch)` when this came from the `SessionCache` and the database has not yet
     /// confirmed it in this request: the request's transaction then starts with
-    /// `check_statement`, which fails unless the session is still valid, still filed under this
+    /// `check_expression`, which fails unless the session is still valid, still filed under this
     /// `auth_epoch` and it is still `today`.
     pub unconfirmed: Option<i64>,
 }
 
 impl SessionData {
-    /// The statement to send before `BEGIN` when the data is unconfirmed (see `unconfirmed`),
-    /// or an empty string. In one simple query, an error before `BEGIN` rolls everything back
-    /// and leaves the connection idle, so a failed check costs nothing but the reload.
-    pub fn check_statement(&self) -> String {
+    /// The expression (with a trailing comma) to evaluate before `BEGIN` when the data is
+    /// unconfirmed (see `unconfirmed`), or an empty string (`db::begin_checked`). In one simple
+    /// query, an error before `BEGIN` rolls everything back and leaves the connection idle, so
+    /// a failed check costs nothing but the reload.
+    pub fn check_expression(&self) -> String {
         let Some(epoch) = self.unconfirmed else {
             return String::new();
         };
@@ -71,7 +72,7 @@ impl SessionData {
                 hex
             });
         format!(
-            "SELECT session_check('\\x{hex}'::bytea, {IDLE_SECS:?}, {epoch}, '{}'::date); ",
+            "session_check('\\x{hex}'::bytea, {IDLE_SECS:?}, {epoch}, '{}'::date), ",
             self.today
         )
     }
@@ -527,11 +528,11 @@ mod tests {
             today: time::macros::date!(2026 - 12 - 06),
             unconfirmed: None,
         };
-        assert_eq!(data.check_statement(), "");
+        assert_eq!(data.check_expression(), "");
         data.unconfirmed = Some(42);
         assert_eq!(
-            data.check_statement(),
-            "SELECT session_check('\\xab01ff'::bytea, 14400.0, 42, '2026-12-06'::date); "
+            data.check_expression(),
+            "session_check('\\xab01ff'::bytea, 14400.0, 42, '2026-12-06'::date), "
         );
     }
 

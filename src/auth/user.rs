@@ -276,7 +276,7 @@ impl FromRequestParts<AppState> for Ctx {
             // Cached: confirmed by the database in the same round trip as BEGIN.
             match db::begin_checked(
                 &state.db,
-                &session.check_statement(),
+                &session.check_expression(),
                 session_scope(&session),
                 !is_view,
             )

@@ -135,10 +135,10 @@ pub async fn begin_read(pool: &PgPool, scope: Scope) -> Result<Tx, sqlx::Error> 
     pool.begin_with(begin_statement("", scope, false)).await
 }
 
-/// Like `begin` (`durable`) or `begin_read`, with `check` sent first in the same round trip: a
-/// statement that fails unless the transaction may start (`SessionData::check_statement`).
-/// When it fails, PostgreSQL skips the rest and rolls back, and the connection goes back to the
-/// pool idle.
+/// Like `begin` (`durable`) or `begin_read`, with `check` evaluated first in the same round
+/// trip: an expression that fails unless the transaction may start
+/// (`SessionData::check_expression`). When it fails, PostgreSQL skips the rest and rolls back,
+/// and the connection goes back to the pool idle.
 pub async fn begin_checked(
     pool: &PgPool,
     check: &str,
@@ -149,6 +149,11 @@ pub async fn begin_checked(
         .await
 }
 
+/// One `SELECT` of the check, the scope and (for a read) the commit mode, then `BEGIN`: two
+/// statements for PostgreSQL to parse and plan instead of four. Statements of a simple query
+/// before its `BEGIN` belong to the transaction it starts (PostgreSQL's "multiple statements
+/// in a simple query"), so the transaction-local settings hold in it, and a failed check
+/// leaves no transaction open.
 fn begin_statement(check: &str, scope: Scope, durable: bool) -> String {
     let (municipality, platform) = match scope {
         // A Uuid prints as hex digits and dashes only: safe inside a literal.
@@ -157,12 +162,12 @@ fn begin_statement(check: &str, scope: Scope, durable: bool) -> String {
         Scope::None => (String::new(), ""),
     };
     format!(
-        "{check}BEGIN; SELECT set_config('app.municipality_id', '{municipality}', true), \
-         set_config('app.platform', '{platform}', true){}",
+        "SELECT {check}set_config('app.municipality_id', '{municipality}', true), \
+         set_config('app.platform', '{platform}', true){}; BEGIN",
         if durable {
             ""
         } else {
-            "; SET LOCAL synchronous_commit TO off"
+            ", set_config('synchronous_commit', 'off', true)"
         }
     )
 }

@@ -146,6 +146,63 @@ async fn app_connections_use_danish_time_and_generic_plans() {
     );
 }
 
+/// A transaction of the app carries its tenant scope and, for a page view only, the commit that
+/// does not wait for the disk; a failed check (`db::begin_checked`) leaves no transaction and
+/// no scope behind on the pooled connection.
+#[tokio::test]
+async fn transactions_carry_their_scope_and_commit_mode() {
+    use overgang::db::{self, Scope};
+    let app = spawn_app().await;
+    let vejle = app.municipality_id("0630").await;
+    // the test cluster does not wait for the disk anyway: this pool's connections do
+    let options = (*app.db.connect_options()).clone();
+    let pool = db::app_pool(&options.options([("synchronous_commit", "on")]), 2)
+        .await
+        .unwrap();
+    let settings = "SELECT current_setting('app.municipality_id'), \
+                    current_setting('app.platform'), current_setting('synchronous_commit')";
+    for (durable, commit_mode) in [(false, "off"), (true, "on")] {
+        let mut tx = db::begin_checked(&pool, "", Scope::Municipality(vejle), durable)
+            .await
+            .unwrap();
+        let row: (String, String, String) =
+            sqlx::query_as(settings).fetch_one(&mut *tx).await.unwrap();
+        assert_eq!(row, (vejle.to_string(), String::new(), commit_mode.into()));
+        tx.rollback().await.unwrap();
+    }
+    let mut tx = db::begin(&pool, Scope::Platform).await.unwrap();
+    let row: (String, String, String) = sqlx::query_as(settings).fetch_one(&mut *tx).await.unwrap();
+    assert_eq!(row, (String::new(), "on".into(), "on".into()));
+    tx.rollback().await.unwrap();
+
+    let refused = db::begin_checked(
+        &pool,
+        "(SELECT 1 / 0) = 1, ",
+        Scope::Municipality(vejle),
+        false,
+    )
+    .await;
+    assert!(refused.is_err());
+    // every connection of the pool is idle again, outside any transaction and scope
+    let mut conns = Vec::new();
+    for _ in 0..pool.size() {
+        let mut conn = pool.acquire().await.unwrap();
+        // SAVEPOINT is refused outside a transaction block
+        let outside = sqlx::raw_sql("SAVEPOINT probe").execute(&mut *conn).await;
+        assert!(
+            matches!(&outside, Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("25P01")),
+            "{outside:?}"
+        );
+        let scope: String =
+            sqlx::query_scalar("SELECT coalesce(current_setting('app.municipality_id', true), '')")
+                .fetch_one(&mut *conn)
+                .await
+                .unwrap();
+        assert_eq!(scope, "");
+        conns.push(conn);
+    }
+}
+
 /// Times on the pages are Danish time, hour by hour across two years of summer-time changes, as
 /// PostgreSQL's time zone database has them.
 #[tokio::test]
