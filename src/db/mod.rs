@@ -96,10 +96,27 @@ pub fn app_pool_beside(pool: &PgPool, max_connections: u32) -> PgPool {
     app_pool_options(max_connections).connect_lazy_with((*pool.connect_options()).clone())
 }
 
+/// A connection back in the pool within this long is handed out again without a ping.
+///
+/// sqlx pings every connection it takes from the pool by default: one more round trip per
+/// request (and per group of audit entries), with a wake-up of the app and of the database
+/// for each. A connection used that recently answered moments ago; one idle for longer (the
+/// database may have restarted meanwhile) is pinged as before, and replaced if it fails.
+pub const PING_AFTER_IDLE: Duration = Duration::from_secs(5);
+
 fn app_pool_options(max_connections: u32) -> PgPoolOptions {
     PgPoolOptions::new()
         .max_connections(max_connections)
         .acquire_timeout(Duration::from_secs(10))
+        .test_before_acquire(false)
+        .before_acquire(|conn, meta| {
+            Box::pin(async move {
+                if meta.idle_for >= PING_AFTER_IDLE {
+                    conn.ping().await?;
+                }
+                Ok(true)
+            })
+        })
         .after_connect(|conn, _meta| {
             Box::pin(async move {
                 // one round trip; sqlx itself asks for UTC when it connects

@@ -203,6 +203,35 @@ async fn transactions_carry_their_scope_and_commit_mode() {
     }
 }
 
+/// Connections the database ended while they waited in the pool (a restart, an administrator)
+/// are found out before use, and the page works; only connections back in the pool within
+/// `db::PING_AFTER_IDLE` are used without that check.
+#[tokio::test]
+async fn connections_ended_while_idle_are_replaced() {
+    let app = spawn_app().await;
+    let c = app.login("paedagog@vejle.overgang.test").await;
+    assert_eq!(c.get_text("/children").await.0, StatusCode::OK);
+    let mut owner = app.owner_conn().await;
+    let ended: i64 = sqlx::query_scalar(
+        // OFFSET 0: the connections of this test's database, chosen before any is ended
+        "SELECT count(*) FROM (SELECT pid FROM pg_stat_activity
+                               WHERE datname = current_database() AND pid <> pg_backend_pid()
+                               OFFSET 0) mine
+         WHERE pg_terminate_backend(mine.pid)",
+    )
+    .fetch_one(&mut owner)
+    .await
+    .unwrap();
+    assert!(
+        ended >= 2,
+        "the app's and the audit writer's connections: {ended}"
+    );
+    tokio::time::sleep(overgang::db::PING_AFTER_IDLE + std::time::Duration::from_millis(300)).await;
+    for _ in 0..3 {
+        assert_eq!(c.get_text("/children").await.0, StatusCode::OK);
+    }
+}
+
 /// Times on the pages are Danish time, hour by hour across two years of summer-time changes, as
 /// PostgreSQL's time zone database has them.
 #[tokio::test]
