@@ -288,7 +288,10 @@ fn page(ctx: &Ctx, p: PageInput<'_>) -> FormPage {
     let mut missing = 0;
     let mut errors = Vec::new();
     let mut wording_answers = 0;
-    let matcher = crate::wording::Matcher::new(p.phrases);
+    // The hints are advice for writing: a form that can no longer be changed gets none.
+    let editable = editable(p.status);
+    let phrases = if editable { p.phrases } else { &[] };
+    let matcher = crate::wording::Matcher::new(phrases);
     let sections = p
         .template
         .sections
@@ -379,13 +382,13 @@ fn page(ctx: &Ctx, p: PageInput<'_>) -> FormPage {
         status: Status::parse(p.status)
             .map(Status::label)
             .unwrap_or("Ukendt"),
-        editable: editable(p.status),
+        editable,
         version: p.version,
         progress,
         conflict: p.conflict,
         errors,
         sections,
-        wording_json: serde_json::to_string(p.phrases).unwrap_or_else(|_| "[]".into()),
+        wording_json: serde_json::to_string(phrases).unwrap_or_else(|_| "[]".into()),
         wording_answers,
     }
 }

@@ -152,6 +152,23 @@ async fn deficit_wording_gets_a_hint_neutral_text_none_and_saving_still_works() 
     .await;
     assert_eq!(hints(&html, q1), format!("id=\"q_{q1}-wording\">"));
     assert!(!html.contains("svar har forslag til ordvalg"));
+
+    // Once the form can no longer be changed, its answers get no advice for writing.
+    save(&c, id, &[(q1, deficit)]).await;
+    let mut conn = app.owner_conn().await;
+    sqlx::query("UPDATE transitions SET status = 'sent' WHERE id = $1")
+        .bind(id)
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let (status, html) = c.get_text(&format!("/transitions/{id}/form")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        html.contains("KAN IKKE sidde stille"),
+        "the answer is shown"
+    );
+    assert_eq!(hints(&html, q1), format!("id=\"q_{q1}-wording\">"));
+    assert!(!html.contains("data-wording="));
 }
 
 async fn phrase_id(app: &TestApp, code: &str, phrase: &str) -> Option<Uuid> {
