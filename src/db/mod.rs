@@ -137,6 +137,17 @@ pub enum Scope {
     None,
 }
 
+impl Scope {
+    /// The values of `app.municipality_id` and `app.platform` for this scope.
+    fn settings(self) -> (String, &'static str) {
+        match self {
+            Scope::Municipality(id) => (id.to_string(), ""),
+            Scope::Platform => (String::new(), "on"),
+            Scope::None => (String::new(), ""),
+        }
+    }
+}
+
 /// Begins a transaction whose row-level security context is `scope` (transaction-local, so a
 /// pooled connection never carries one request's tenant into the next). The scope travels with
 /// `BEGIN` in one round trip.
@@ -172,12 +183,8 @@ pub async fn begin_checked(
 /// in a simple query"), so the transaction-local settings hold in it, and a failed check
 /// leaves no transaction open.
 fn begin_statement(check: &str, scope: Scope, durable: bool) -> String {
-    let (municipality, platform) = match scope {
-        // A Uuid prints as hex digits and dashes only: safe inside a literal.
-        Scope::Municipality(id) => (id.to_string(), ""),
-        Scope::Platform => (String::new(), "on"),
-        Scope::None => (String::new(), ""),
-    };
+    // A Uuid prints as hex digits and dashes only: safe inside a literal.
+    let (municipality, platform) = scope.settings();
     format!(
         "SELECT {check}set_config('app.municipality_id', '{municipality}', true), \
          set_config('app.platform', '{platform}', true){}; BEGIN",
@@ -190,11 +197,7 @@ fn begin_statement(check: &str, scope: Scope, durable: bool) -> String {
 }
 
 pub async fn set_scope(tx: &mut Tx, scope: Scope) -> Result<(), sqlx::Error> {
-    let (municipality, platform) = match scope {
-        Scope::Municipality(id) => (id.to_string(), ""),
-        Scope::Platform => (String::new(), "on"),
-        Scope::None => (String::new(), ""),
-    };
+    let (municipality, platform) = scope.settings();
     sqlx::query(
         "SELECT set_config('app.municipality_id', $1, true), set_config('app.platform', $2, true)",
     )
