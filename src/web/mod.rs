@@ -1,6 +1,7 @@
 //! Shared web plumbing: errors, layout, form extraction, flash messages, security headers.
 
 pub mod error;
+pub mod escape;
 pub mod form;
 pub mod layout;
 pub mod security;
