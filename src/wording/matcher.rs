@@ -48,6 +48,28 @@ fn lower(c: char) -> char {
     }
 }
 
+/// `text` with every character through `lower`. Runs of ASCII (most of a Danish text) are
+/// copied and lowered in one piece; only the other characters go one at a time.
+fn lowered(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while !rest.is_empty() {
+        let ascii = rest
+            .bytes()
+            .position(|b| !b.is_ascii())
+            .unwrap_or(rest.len());
+        let start = out.len();
+        out.push_str(&rest[..ascii]);
+        out.as_mut_str()[start..].make_ascii_lowercase();
+        rest = &rest[ascii..];
+        if let Some(c) = rest.chars().next() {
+            out.push(lower(c));
+            rest = &rest[c.len_utf8()..];
+        }
+    }
+    out
+}
+
 fn is_word(c: char) -> bool {
     c.is_alphanumeric()
 }
@@ -140,7 +162,7 @@ impl<'a> Matcher<'a> {
         }
         // Most phrases are in no answer: a substring search for the first word (in the same
         // lowering) rules them out, and an answer with no candidate costs one pass over it.
-        let lowered_text: String = text.chars().map(lower).collect();
+        let lowered_text = lowered(text);
         let candidates: Vec<&Prepared> = self
             .phrases
             .iter()
@@ -210,6 +232,23 @@ mod tests {
 
     fn phrases(text: &str, l: &[&str]) -> Vec<String> {
         find(text, &list(l)).into_iter().map(|h| h.phrase).collect()
+    }
+
+    #[test]
+    fn lowering_in_runs_is_lowering_each_character() {
+        for text in [
+            "",
+            "KAN IKKE",
+            "Ærlig Øjeblik Å",
+            "ÆØÅ",
+            "aÆbØcÅd",
+            "İstanbul ẞ ǅ Σ", // lower case of more than one character: kept as it is
+            "Mix: ABC æøå 💡 Def\nGHI",
+        ] {
+            let each: String = text.chars().map(lower).collect();
+            assert_eq!(lowered(text), each, "{text:?}");
+            assert_eq!(lowered(text).chars().count(), text.chars().count());
+        }
     }
 
     #[test]
