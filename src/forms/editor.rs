@@ -302,7 +302,7 @@ pub async fn publish(mut ctx: Ctx, Path(id): Path<Uuid>) -> AppResult<Response> 
         problems
             .push("Skabelonen har ingen spørgsmål. Tilføj mindst ét afsnit med spørgsmål.".into());
     }
-    for s in &t.sections {
+    for s in t.sections.iter() {
         if s.questions.is_empty() {
             problems.push(format!("Afsnittet »{}« har ingen spørgsmål.", s.title));
         }

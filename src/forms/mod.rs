@@ -90,7 +90,9 @@ pub struct Template {
     pub status: TemplateStatus,
     pub created_at: OffsetDateTime,
     pub published_at: Option<OffsetDateTime>,
-    pub sections: Vec<Section>,
+    /// Shared with the cache of versions that no longer change (`with_sections`): a page
+    /// that shows a form reads it without copying it.
+    pub sections: std::sync::Arc<Vec<Section>>,
 }
 
 #[derive(Clone, Debug)]
@@ -126,17 +128,21 @@ impl Question {
     /// The possible answers as (stored value, label): the scale's fixed values, or the options
     /// (value = label) for choice questions; empty for free text and dates.
     pub fn choices(&self) -> Vec<(String, String)> {
+        self.choice_pairs()
+            .into_iter()
+            .map(|(v, l)| (v.to_string(), l.to_string()))
+            .collect()
+    }
+
+    /// As `choices`, borrowed.
+    pub fn choice_pairs(&self) -> Vec<(&str, &str)> {
         if self.kind.has_options() {
             self.options
                 .iter()
-                .map(|o| (o.clone(), o.clone()))
+                .map(|o| (o.as_str(), o.as_str()))
                 .collect()
         } else {
-            self.kind
-                .scale()
-                .iter()
-                .map(|(v, l)| (v.to_string(), l.to_string()))
-                .collect()
+            self.kind.scale().to_vec()
         }
     }
 }
@@ -260,11 +266,11 @@ pub async fn with_sections(
 ) -> Result<Template, sqlx::Error> {
     let status = parse_status(&t.status)?;
     let sections = if status == TemplateStatus::Draft {
-        load_sections(tx, municipality_id, t.id).await?
+        std::sync::Arc::new(load_sections(tx, municipality_id, t.id).await?)
     } else if let Some(cached) = frozen_sections(municipality_id, t.id) {
-        cached.as_ref().clone()
+        cached
     } else {
-        let sections = load_sections(tx, municipality_id, t.id).await?;
+        let sections = std::sync::Arc::new(load_sections(tx, municipality_id, t.id).await?);
         remember_sections(municipality_id, t.id, &sections);
         sections
     };
@@ -303,15 +309,16 @@ fn frozen_sections(
     map.get(&(municipality_id, template_id)).cloned()
 }
 
-fn remember_sections(municipality_id: Uuid, template_id: Uuid, sections: &[Section]) {
+fn remember_sections(
+    municipality_id: Uuid,
+    template_id: Uuid,
+    sections: &std::sync::Arc<Vec<Section>>,
+) {
     let mut map = frozen().write().unwrap_or_else(|e| e.into_inner());
     if map.len() >= FROZEN_MAX {
         map.clear();
     }
-    map.insert(
-        (municipality_id, template_id),
-        std::sync::Arc::new(sections.to_vec()),
-    );
+    map.insert((municipality_id, template_id), sections.clone());
 }
 
 /// The sections and questions of a version, from the database.

@@ -420,8 +420,9 @@ async fn visible_sections(link: &mut Link) -> AppResult<Vec<forms::Section>> {
         .ok_or(AppError::NotFound)?;
     Ok(template
         .sections
-        .into_iter()
+        .iter()
         .filter(|s| s.questions.iter().any(|q| q.visible_to_parents))
+        .cloned()
         .collect())
 }
 

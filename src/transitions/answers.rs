@@ -2,7 +2,7 @@
 //! draft (with an optimistic version check, so two pedagogues never overwrite each other
 //! silently), and the required-question check before the form leaves the sender.
 
-use std::collections::HashMap;
+use std::{borrow::Cow, collections::HashMap};
 
 use askama::Template;
 use axum::{
@@ -216,31 +216,34 @@ pub async fn check_required(
 // ---------------------------------------------------------------------------------------------
 // The page
 
+// The views borrow from the template, the stored answers and the errors: a form page has
+// dozens of questions and long answers, and copying them was a good part of its time.
+
 #[derive(Clone)]
-pub struct OptionView {
-    pub value: String,
-    pub label: String,
+pub struct OptionView<'a> {
+    pub value: &'a str,
+    pub label: &'a str,
     pub selected: bool,
 }
 
-pub struct QuestionView {
+pub struct QuestionView<'a> {
     pub name: String,
     /// "textarea", "radios", "select", "checkboxes" or "date".
     pub input: &'static str,
-    pub label: String,
-    pub hint: String,
+    pub label: &'a str,
+    pub hint: Cow<'a, str>,
     pub required: bool,
-    pub value: String,
-    pub options: Vec<OptionView>,
-    pub error: String,
+    pub value: &'a str,
+    pub options: Vec<OptionView<'a>>,
+    pub error: &'a str,
     /// Deficit wording found in a free-text answer (advice only, see `crate::wording`).
     pub wording: Vec<crate::wording::Hit>,
 }
 
-pub struct SectionView {
-    pub title: String,
-    pub description: String,
-    pub questions: Vec<QuestionView>,
+pub struct SectionView<'a> {
+    pub title: &'a str,
+    pub description: &'a str,
+    pub questions: Vec<QuestionView<'a>>,
 }
 
 pub struct ErrorItem {
@@ -250,19 +253,19 @@ pub struct ErrorItem {
 
 #[derive(Template)]
 #[template(path = "transitions/form.html")]
-pub struct FormPage {
+pub struct FormPage<'a> {
     pub layout: Layout,
     pub id: Uuid,
     pub child_name: String,
     pub template_title: String,
-    pub intro: String,
+    pub intro: &'a str,
     pub status: &'static str,
     pub editable: bool,
     pub version: i32,
     pub progress: String,
     pub conflict: String,
     pub errors: Vec<ErrorItem>,
-    pub sections: Vec<SectionView>,
+    pub sections: Vec<SectionView<'a>>,
     /// The municipality's wording list as JSON, for the live hints of `static/app.js`.
     pub wording_json: String,
     /// How many answers have wording hints.
@@ -281,8 +284,10 @@ struct PageInput<'a> {
     phrases: &'a [crate::wording::Phrase],
 }
 
-fn page(ctx: &Ctx, p: PageInput<'_>) -> FormPage {
-    let empty = Vec::new();
+/// The values of a question not answered.
+static NO_VALUES: Vec<String> = Vec::new();
+
+fn page<'a>(ctx: &Ctx, p: PageInput<'a>) -> FormPage<'a> {
     let mut total = 0;
     let mut done = 0;
     let mut missing = 0;
@@ -297,13 +302,13 @@ fn page(ctx: &Ctx, p: PageInput<'_>) -> FormPage {
         .sections
         .iter()
         .map(|s| SectionView {
-            title: s.title.clone(),
-            description: s.description.clone(),
+            title: &s.title,
+            description: &s.description,
             questions: s
                 .questions
                 .iter()
                 .map(|q| {
-                    let values = p.values.get(&q.id).unwrap_or(&empty);
+                    let values = p.values.get(&q.id).unwrap_or(&NO_VALUES);
                     total += 1;
                     if answered(Some(values)) {
                         done += 1;
@@ -311,21 +316,19 @@ fn page(ctx: &Ctx, p: PageInput<'_>) -> FormPage {
                         missing += 1;
                     }
                     let name = field_name(q.id);
-                    let error = p.errors.get(&q.id).cloned().unwrap_or_default();
+                    let error = p.errors.get(&q.id).map(String::as_str).unwrap_or_default();
                     if !error.is_empty() {
                         errors.push(ErrorItem {
                             field: name.clone(),
                             message: format!("{}: {}", q.label, error),
                         });
                     }
-                    let mut hint = q.help_text.clone();
-                    if q.sensitive {
-                        if !hint.is_empty() {
-                            hint.push(' ');
-                        }
-                        hint.push_str(SENSITIVE_NOTE);
-                    }
-                    let choices = q.choices();
+                    let hint = match (q.sensitive, q.help_text.is_empty()) {
+                        (false, _) => Cow::Borrowed(q.help_text.as_str()),
+                        (true, true) => Cow::Borrowed(SENSITIVE_NOTE),
+                        (true, false) => Cow::Owned(format!("{} {SENSITIVE_NOTE}", q.help_text)),
+                    };
+                    let choices = q.choice_pairs();
                     let input = match q.kind {
                         QuestionKind::FreeText => "textarea",
                         QuestionKind::Date => "date",
@@ -345,14 +348,14 @@ fn page(ctx: &Ctx, p: PageInput<'_>) -> FormPage {
                         wording,
                         name,
                         input,
-                        label: q.label.clone(),
+                        label: &q.label,
                         hint,
                         required: q.required,
-                        value: values.first().cloned().unwrap_or_default(),
+                        value: values.first().map(String::as_str).unwrap_or_default(),
                         options: choices
                             .into_iter()
                             .map(|(value, label)| OptionView {
-                                selected: values.contains(&value),
+                                selected: values.iter().any(|v| v == value),
                                 value,
                                 label,
                             })
@@ -378,7 +381,7 @@ fn page(ctx: &Ctx, p: PageInput<'_>) -> FormPage {
         id: p.id,
         child_name: p.child_name,
         template_title: format!("{} (version {})", p.template.title, p.template.version),
-        intro: p.template.intro.clone(),
+        intro: &p.template.intro,
         status: Status::parse(p.status)
             .map(Status::label)
             .unwrap_or("Ukendt"),
@@ -444,6 +447,7 @@ pub async fn show(mut ctx: Ctx, Path(id): Path<Uuid>) -> AppResult<Response> {
         .zip(data.suggestions)
         .map(|(phrase, suggestion)| Phrase { phrase, suggestion })
         .collect();
+    let no_errors = HashMap::new();
     let page = page(
         &ctx,
         PageInput {
@@ -453,7 +457,7 @@ pub async fn show(mut ctx: Ctx, Path(id): Path<Uuid>) -> AppResult<Response> {
             version: t.version,
             template: &template,
             values: &values,
-            errors: &HashMap::new(),
+            errors: &no_errors,
             conflict: String::new(),
             phrases: &phrases,
         },

@@ -153,7 +153,7 @@ pub async fn load(
     };
     let empty = Vec::new();
     let mut sections = Vec::new();
-    for s in &template.sections {
+    for s in template.sections.iter() {
         let sensitive = s.questions.iter().any(|q| q.sensitive);
         let needs_consent = s
             .questions
