@@ -90,8 +90,8 @@ fn raw_values(rows: Vec<StoredAnswer>) -> HashMap<Uuid, Vec<String>> {
 
 /// What the form page reads besides the transition: the row of the template version the
 /// handover is written on, the stored answers (three arrays in one order: the question, the
-/// single value, the chosen options as JSON) and the wording list (phrases and suggestions in
-/// one order). Arrays rather than JSON objects: the answers' long texts are sent as they are.
+/// single value, the chosen options as JSON) and, for a form still being written, the wording
+/// list (phrases and suggestions in one order; empty for one that can no longer be changed). Arrays rather than JSON objects: the answers' long texts are sent as they are.
 struct FormData {
     id: Uuid,
     transition_kind: String,
@@ -114,6 +114,7 @@ async fn form_data(
     municipality_id: Uuid,
     template_id: Uuid,
     transition_id: Uuid,
+    editable: bool,
 ) -> Result<Option<FormData>, sqlx::Error> {
     sqlx::query_as!(
         FormData,
@@ -136,12 +137,13 @@ async fn form_data(
                SELECT array_agg(p.phrase ORDER BY p.phrase_key) AS phrases,
                       array_agg(p.suggestion ORDER BY p.phrase_key) AS suggestions
                FROM wording_phrases p
-               WHERE p.municipality_id = $1
+               WHERE p.municipality_id = $1 AND $4
            ) w ON true
            WHERE f.municipality_id = $1 AND f.id = $2"#,
         municipality_id,
         template_id,
-        transition_id
+        transition_id,
+        editable
     )
     .fetch_optional(&mut **tx)
     .await
@@ -415,7 +417,7 @@ pub async fn show(mut ctx: Ctx, Path(id): Path<Uuid>) -> AppResult<Response> {
     let m = access.municipality_id;
     let t = fillable(&mut ctx, &access, id).await?;
     // the version the handover was written on, never the newest template
-    let data = form_data(&mut ctx.tx, m, t.template_id, id)
+    let data = form_data(&mut ctx.tx, m, t.template_id, id, editable(&t.status))
         .await?
         .ok_or(AppError::NotFound)?;
     let row = forms::TemplateRow {
