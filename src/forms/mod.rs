@@ -127,15 +127,7 @@ pub struct Question {
 impl Question {
     /// The possible answers as (stored value, label): the scale's fixed values, or the options
     /// (value = label) for choice questions; empty for free text and dates.
-    pub fn choices(&self) -> Vec<(String, String)> {
-        self.choice_pairs()
-            .into_iter()
-            .map(|(v, l)| (v.to_string(), l.to_string()))
-            .collect()
-    }
-
-    /// As `choices`, borrowed.
-    pub fn choice_pairs(&self) -> Vec<(&str, &str)> {
+    pub fn choices(&self) -> Vec<(&str, &str)> {
         if self.kind.has_options() {
             self.options
                 .iter()

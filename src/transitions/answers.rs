@@ -91,7 +91,8 @@ fn raw_values(rows: Vec<StoredAnswer>) -> HashMap<Uuid, Vec<String>> {
 /// What the form page reads besides the transition: the row of the template version the
 /// handover is written on, the stored answers (three arrays in one order: the question, the
 /// single value, the chosen options as JSON) and, for a form still being written, the wording
-/// list (phrases and suggestions in one order; empty for one that can no longer be changed). Arrays rather than JSON objects: the answers' long texts are sent as they are.
+/// list (phrases and suggestions in one order; empty for one that can no longer be changed).
+/// Arrays rather than JSON objects: the answers' long texts are sent as they are.
 struct FormData {
     id: Uuid,
     transition_kind: String,
@@ -330,7 +331,7 @@ fn page<'a>(ctx: &Ctx, p: PageInput<'a>) -> FormPage<'a> {
                         (true, true) => Cow::Borrowed(SENSITIVE_NOTE),
                         (true, false) => Cow::Owned(format!("{} {SENSITIVE_NOTE}", q.help_text)),
                     };
-                    let choices = q.choice_pairs();
+                    let choices = q.choices();
                     let input = match q.kind {
                         QuestionKind::FreeText => "textarea",
                         QuestionKind::Date => "date",
@@ -513,7 +514,7 @@ fn validate(q: &forms::Question, raw: &[String]) -> Result<Answer, String> {
             Ok(Answer::Values(chosen))
         }
         _ => {
-            if q.choices().iter().any(|(value, _)| value == given[0]) {
+            if q.choices().iter().any(|(value, _)| *value == given[0]) {
                 Ok(Answer::Value(given[0].to_string()))
             } else {
                 Err("Vælg et af de viste svar.".into())

@@ -123,8 +123,8 @@ fn answer_text(q: &forms::Question, raw: &[String]) -> String {
                 .map(|v| {
                     choices
                         .iter()
-                        .find(|(value, _)| value == *v)
-                        .map(|(_, label)| label.clone())
+                        .find(|(value, _)| *value == v.as_str())
+                        .map(|(_, label)| label.to_string())
                         .unwrap_or_else(|| v.to_string())
                 })
                 .collect::<Vec<_>>()
