@@ -72,7 +72,14 @@ impl TestApp {
 
     pub async fn owner_conn(&self) -> sqlx::PgConnection {
         use sqlx::Connection;
-        sqlx::PgConnection::connect_with(&self.owner).await.unwrap()
+        use sqlx::Executor;
+        let mut conn = sqlx::PgConnection::connect_with(&self.owner).await.unwrap();
+        // In the app's time zone, so that `current_date` here is the app's date: between
+        // midnight in Denmark and midnight UTC the two differ by a day.
+        conn.execute(format!("SET TimeZone TO '{}'", overgang::db::TIME_ZONE).as_str())
+            .await
+            .unwrap();
+        conn
     }
 
     pub async fn municipality_id(&self, code: &str) -> Uuid {
