@@ -8,7 +8,9 @@
 //! Options (defaults): --sessions 64, --duration 300 (mixed phase, s), --warmup 10 (s),
 //! --solo 20 (s per page alone; 0 skips), --pages '/transitions,/transitions/{id},
 //! /transitions/{id}/form,/children' (comma-separated; `{id}` is a random id from --ids),
-//! --floor /healthz, --password Overgang-demo-2026.
+//! --floor /healthz, --password Overgang-demo-2026, --accept-encoding 'gzip, deflate, br, zstd'
+//! (what Chromium sends with every page request, so pages are compressed as for a browser;
+//! '' asks for none).
 
 use std::{
     collections::HashMap,
@@ -36,6 +38,7 @@ struct Options {
     floor: String,
     ids: Vec<String>,
     pid: Option<u32>,
+    accept_encoding: String,
 }
 
 fn options() -> Options {
@@ -55,6 +58,7 @@ fn options() -> Options {
         floor: "/healthz".into(),
         ids: Vec::new(),
         pid: None,
+        accept_encoding: "gzip, deflate, br, zstd".into(),
     };
     let args: Vec<String> = std::env::args().skip(1).collect();
     for pair in args.chunks(2) {
@@ -84,6 +88,7 @@ fn options() -> Options {
                     .collect()
             }
             "--pid" => o.pid = Some(v.parse().expect("--pid")),
+            "--accept-encoding" => o.accept_encoding = v,
             other => panic!("unknown option {other}"),
         }
     }
@@ -165,6 +170,7 @@ async fn drive(
     for (s, c) in clients.iter().enumerate() {
         let (c, stats, stop) = (c.clone(), stats.clone(), stop.clone());
         let (pages, ids, base) = (pages.to_vec(), o.ids.clone(), o.base.clone());
+        let encoding = o.accept_encoding.clone();
         tasks.push(tokio::spawn(async move {
             let mut local: HashMap<String, Stats> = HashMap::new();
             let mut i = s; // sessions start at different pages
@@ -178,7 +184,11 @@ async fn drive(
                     page.clone()
                 };
                 let t = Instant::now();
-                let result = match c.get(format!("{base}{path}")).send().await {
+                let mut request = c.get(format!("{base}{path}"));
+                if !encoding.is_empty() {
+                    request = request.header(header::ACCEPT_ENCODING, &encoding);
+                }
+                let result = match request.send().await {
                     Ok(r) => {
                         let status = r.status();
                         match r.bytes().await {
@@ -253,11 +263,12 @@ async fn main() {
     );
     let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     println!(
-        "sessions {}, mixed phase {} s after {} s warm-up, solo phases {} s; load average before: {}",
+        "sessions {}, mixed phase {} s after {} s warm-up, solo phases {} s, Accept-Encoding: {}; load average before: {}",
         o.sessions,
         o.duration,
         o.warmup,
         o.solo,
+        if o.accept_encoding.is_empty() { "(none)" } else { &o.accept_encoding },
         load.trim()
     );
     let t = Instant::now();

@@ -109,3 +109,68 @@ async fn oversized_and_malformed_posts_are_refused() {
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(body.contains("ugyldige tegn"));
 }
+
+/// A page as the client receives it: status, `Content-Encoding` and the raw bytes.
+async fn call_raw(req: Request<Body>) -> (StatusCode, Option<String>, Vec<u8>) {
+    let (app_state, _) = state().await;
+    let response = overgang::router(app_state).oneshot(req).await.unwrap();
+    let encoding = response
+        .headers()
+        .get(header::CONTENT_ENCODING)
+        .map(|v| v.to_str().unwrap().to_string());
+    let status = response.status();
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    (status, encoding, body.to_vec())
+}
+
+fn decode(encoding: Option<&str>, body: &[u8]) -> Vec<u8> {
+    use std::io::Read;
+    let mut out = Vec::new();
+    match encoding {
+        None => out.extend_from_slice(body),
+        Some("zstd") => out = zstd::decode_all(body).unwrap(),
+        Some("br") => {
+            brotli::Decompressor::new(body, 4096)
+                .read_to_end(&mut out)
+                .unwrap();
+        }
+        Some("gzip") => {
+            flate2::read::GzDecoder::new(body)
+                .read_to_end(&mut out)
+                .unwrap();
+        }
+        Some(other) => panic!("unexpected encoding {other}"),
+    }
+    out
+}
+
+#[tokio::test]
+async fn pages_are_compressed_with_the_best_encoding_the_browser_offers() {
+    let page = || Request::get("/findes/ikke");
+    let (_, encoding, plain) = call_raw(page().body(Body::empty()).unwrap()).await;
+    assert_eq!(encoding, None);
+    assert!(String::from_utf8(plain.clone())
+        .unwrap()
+        .contains("Siden findes ikke"));
+    for (offered, expected) in [
+        // Chrome, Edge and Firefox
+        ("gzip, deflate, br, zstd", Some("zstd")),
+        // Safari
+        ("gzip, deflate, br", Some("br")),
+        ("gzip", Some("gzip")),
+        ("zstd;q=0, gzip;q=0.5, br;q=0.1", Some("gzip")),
+        ("identity", None),
+    ] {
+        let req = page()
+            .header(header::ACCEPT_ENCODING, offered)
+            .body(Body::empty())
+            .unwrap();
+        let (status, encoding, body) = call_raw(req).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{offered}");
+        assert_eq!(encoding.as_deref(), expected, "{offered}");
+        if expected.is_some() {
+            assert!(body.len() < plain.len(), "{offered}: not smaller");
+        }
+        assert_eq!(decode(expected, &body), plain, "{offered}");
+    }
+}
