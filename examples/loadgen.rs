@@ -10,7 +10,8 @@
 //! /transitions/{id}/form,/children' (comma-separated; `{id}` is a random id from --ids),
 //! --floor /healthz, --password Overgang-demo-2026, --accept-encoding 'gzip, deflate, br, zstd'
 //! (what Chromium sends with every page request, so pages are compressed as for a browser;
-//! '' asks for none).
+//! '' asks for none), --pid (the server's, for its memory and CPU), --pg-pid (PostgreSQL's
+//! postmaster, for the CPU of its backends).
 
 use std::{
     collections::HashMap,
@@ -38,6 +39,7 @@ struct Options {
     floor: String,
     ids: Vec<String>,
     pid: Option<u32>,
+    pg_pid: Option<u32>,
     accept_encoding: String,
 }
 
@@ -58,6 +60,7 @@ fn options() -> Options {
         floor: "/healthz".into(),
         ids: Vec::new(),
         pid: None,
+        pg_pid: None,
         accept_encoding: "gzip, deflate, br, zstd".into(),
     };
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -88,6 +91,7 @@ fn options() -> Options {
                     .collect()
             }
             "--pid" => o.pid = Some(v.parse().expect("--pid")),
+            "--pg-pid" => o.pg_pid = Some(v.parse().expect("--pg-pid")),
             "--accept-encoding" => o.accept_encoding = v,
             other => panic!("unknown option {other}"),
         }
@@ -104,6 +108,49 @@ fn rss_kib(pid: Option<u32>) -> Option<u64> {
         .nth(1)?
         .parse()
         .ok()
+}
+
+/// The parent's pid and the CPU time (user and system, in clock ticks) of a `/proc/<pid>/stat`.
+fn stat_ticks(stat: &str) -> Option<(u32, u64)> {
+    // The fields after the command name, which is in parentheses and may hold anything: the
+    // first is the state (field 3 of proc(5)), then the parent (4), utime (14) and stime (15).
+    let fields: Vec<&str> = stat.get(stat.rfind(')')? + 2..)?.split(' ').collect();
+    let ticks = |i: usize| fields.get(i)?.parse::<u64>().ok();
+    Some((fields.get(1)?.parse().ok()?, ticks(11)? + ticks(12)?))
+}
+
+/// CPU time in µs used so far by `pid` and, with `children`, by its living child processes
+/// (PostgreSQL's backends are children of the postmaster). Linux counts in ticks of 1/100 s
+/// (USER_HZ is 100 on x86-64 and arm64).
+fn cpu_micros(pid: Option<u32>, children: bool) -> Option<u64> {
+    let pid = pid?;
+    let read = |p: &str| std::fs::read_to_string(format!("/proc/{p}/stat")).ok();
+    let mut ticks = stat_ticks(&read(&pid.to_string())?)?.1;
+    if children {
+        for entry in std::fs::read_dir("/proc").ok()?.flatten() {
+            let name = entry.file_name();
+            let Some(name) = name
+                .to_str()
+                .filter(|n| n.bytes().all(|b| b.is_ascii_digit()))
+            else {
+                continue;
+            };
+            if let Some((parent, t)) = read(name).as_deref().and_then(stat_ticks) {
+                if parent == pid {
+                    ticks += t;
+                }
+            }
+        }
+    }
+    Some(ticks * 10_000)
+}
+
+/// CPU µs per request between two readings, or `?` without them.
+fn per_request(before: Option<u64>, after: Option<u64>, requests: usize) -> String {
+    match (before, after) {
+        (Some(b), Some(a)) if requests > 0 => format!("{}", (a - b) / requests as u64),
+        _ => "?".into(),
+    }
 }
 
 fn csrf_from(html: &str) -> Option<String> {
@@ -336,21 +383,30 @@ async fn main() {
 
     if o.solo > 0 {
         println!(
-            "\nEach page alone, {} sessions, {} s each (throughput relative to the floor `{}`)\n",
+            "\nEach page alone, {} sessions, {} s each (throughput relative to the floor `{}`; \
+             CPU time per request of the server and of PostgreSQL's backends)\n",
             o.sessions, o.solo, o.floor
         );
-        println!("| page | req/s | p50 ms | p99 ms | errors | of floor |");
-        println!("|---|---:|---:|---:|---:|---:|");
+        println!("| page | req/s | p50 ms | p99 ms | errors | of floor | app µs | PostgreSQL µs |");
+        println!("|---|---:|---:|---:|---:|---:|---:|---:|");
         let mut rows = Vec::new();
         for page in o.pages.iter().chain(std::iter::once(&o.floor)) {
+            let cpu = || (cpu_micros(o.pid, false), cpu_micros(o.pg_pid, true));
+            let before = cpu();
             let (mut st, el) = drive(&clients, &o, std::slice::from_ref(page), o.solo).await;
+            let after = cpu();
             let mut s = st.remove(page).unwrap_or_default();
-            rows.push((page.clone(), summary(&mut s, el), s.first_error));
+            let n = s.micros.len() + s.errors as usize;
+            let cpu = (
+                per_request(before.0, after.0, n),
+                per_request(before.1, after.1, n),
+            );
+            rows.push((page.clone(), summary(&mut s, el), cpu, s.first_error));
         }
         let floor = rows.last().map(|r| r.1 .0).unwrap_or(f64::NAN);
-        for (page, (rps, p50, p99, errors), first) in rows {
+        for (page, (rps, p50, p99, errors), (app, pg), first) in rows {
             println!(
-                "| `{page}` | {rps:.1} | {p50:.1} | {p99:.1} | {errors} | {:.0} % |",
+                "| `{page}` | {rps:.1} | {p50:.1} | {p99:.1} | {errors} | {:.0} % | {app} | {pg} |",
                 100.0 * rps / floor
             );
             if let Some(e) = first {
@@ -364,4 +420,31 @@ async fn main() {
     }
     let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     println!("load average after: {}", load.trim());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stat_ticks_reads_the_parent_and_cpu_time_past_any_command_name() {
+        // utime 123 and stime 45 of a process of parent 17, named with a space and a ')'
+        let stat =
+            "4242 (postgres: a) b) S 17 4242 4242 0 -1 4194560 512 0 0 0 123 45 0 0 20 0 1 0 99";
+        assert_eq!(stat_ticks(stat), Some((17, 168)));
+        assert_eq!(stat_ticks("4242 (x) S 17"), None);
+        assert_eq!(stat_ticks("no parentheses"), None);
+        let own = std::fs::read_to_string("/proc/self/stat").unwrap();
+        assert_eq!(
+            stat_ticks(&own).map(|(parent, _)| parent),
+            Some(std::os::unix::process::parent_id())
+        );
+    }
+
+    #[test]
+    fn cpu_per_request_needs_both_readings_and_a_request() {
+        assert_eq!(per_request(Some(1_000), Some(31_000), 100), "300");
+        assert_eq!(per_request(None, Some(31_000), 100), "?");
+        assert_eq!(per_request(Some(1_000), Some(31_000), 0), "?");
+    }
 }

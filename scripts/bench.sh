@@ -45,7 +45,8 @@ echo "data: $("${psql[@]}" -tAc "SELECT (SELECT count(*) FROM children) || ' chi
 echo "machine: $(nproc) cores, $(git rev-parse --short HEAD)"
 
 target/release/examples/loadgen --base "$base" --users 'bench-{n}@vejle.overgang.test' \
-  --user-count "$staff" --ids "$work/ids.txt" --pid "$app_pid" "$@"
+  --user-count "$staff" --ids "$work/ids.txt" --pid "$app_pid" \
+  --pg-pid "$(head -1 "$work/data/pg/postmaster.pid")" "$@"
 
 echo "audit entries written during the run: $("${psql[@]}" -tAc "SELECT count(*) FROM audit_log")"
 if grep -E ' ERROR ' "$work/app.log" | head -5; then echo "(errors in the app log above)"; fi
