@@ -145,10 +145,13 @@ fn cpu_micros(pid: Option<u32>, children: bool) -> Option<u64> {
     Some(ticks * 10_000)
 }
 
-/// CPU µs per request between two readings, or `?` without them.
+/// CPU µs per request between two readings, or `?` without them, and when the second is the
+/// smaller (a backend that exited in between took its time with it).
 fn per_request(before: Option<u64>, after: Option<u64>, requests: usize) -> String {
     match (before, after) {
-        (Some(b), Some(a)) if requests > 0 => format!("{}", (a - b) / requests as u64),
+        (Some(b), Some(a)) if requests > 0 => a
+            .checked_sub(b)
+            .map_or_else(|| "?".into(), |used| (used / requests as u64).to_string()),
         _ => "?".into(),
     }
 }
@@ -397,11 +400,11 @@ async fn main() {
             let after = cpu();
             let mut s = st.remove(page).unwrap_or_default();
             let n = s.micros.len() + s.errors as usize;
-            let cpu = (
+            let used = (
                 per_request(before.0, after.0, n),
                 per_request(before.1, after.1, n),
             );
-            rows.push((page.clone(), summary(&mut s, el), cpu, s.first_error));
+            rows.push((page.clone(), summary(&mut s, el), used, s.first_error));
         }
         let floor = rows.last().map(|r| r.1 .0).unwrap_or(f64::NAN);
         for (page, (rps, p50, p99, errors), (app, pg), first) in rows {
@@ -446,5 +449,6 @@ mod tests {
         assert_eq!(per_request(Some(1_000), Some(31_000), 100), "300");
         assert_eq!(per_request(None, Some(31_000), 100), "?");
         assert_eq!(per_request(Some(1_000), Some(31_000), 0), "?");
+        assert_eq!(per_request(Some(31_000), Some(1_000), 100), "?");
     }
 }
