@@ -32,11 +32,7 @@ pub mod wording;
 
 use axum::{http::StatusCode, middleware, response::IntoResponse, routing::get, Router};
 use tower_http::{
-    catch_panic::CatchPanicLayer,
-    compression::{CompressionLayer, CompressionLevel},
-    services::ServeDir,
-    timeout::TimeoutLayer,
-    trace::TraceLayer,
+    catch_panic::CatchPanicLayer, services::ServeDir, timeout::TimeoutLayer, trace::TraceLayer,
 };
 
 pub use state::AppState;
@@ -81,11 +77,8 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             web::security::headers,
         ))
-        // What the browser offers, best first: zstd (Chrome, Edge, Firefox), brotli (Safari),
-        // gzip. At the fastest level: a handover form is about 60 KB of HTML, and gzip's
-        // default level took twice the CPU of building the page; zstd's fastest packs it as
-        // small for a sixth of that (docs/performance.md).
-        .layer(CompressionLayer::new().quality(CompressionLevel::Fastest))
+        // In the encoding the browser prefers, at the fastest level (src/web/compress.rs).
+        .layer(middleware::from_fn(web::compress::layer))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             state.config.request_timeout,

@@ -164,5 +164,51 @@ async fn pages_are_compressed_with_the_best_encoding_the_browser_offers() {
             assert!(body.len() < plain.len(), "{offered}: not smaller");
         }
         assert_eq!(decode(expected, &body), plain, "{offered}");
+        if expected.is_some() {
+            assert_eq!(headers[header::VARY], "accept-encoding", "{offered}");
+            assert_eq!(headers[header::CONTENT_LENGTH], body.len().to_string());
+        }
     }
+}
+
+#[tokio::test]
+async fn static_files_are_compressed_too_and_every_answer_decodes_alone() {
+    let get = |path: &str, offered: &str, head: bool| {
+        let req = if head {
+            Request::head(path)
+        } else {
+            Request::get(path)
+        };
+        req.header(header::ACCEPT_ENCODING, offered)
+            .body(Body::empty())
+            .unwrap()
+    };
+    let (_, _, css) = call_raw(get("/static/app.css", "identity", false)).await;
+    let (_, _, svg) = call_raw(get("/static/favicon.svg", "identity", false)).await;
+    let (_, _, dkfds) = call_raw(get("/static/dkfds/css/dkfds.min.css", "identity", false)).await;
+    // the same thread's compression context serves one answer after another, large and small
+    for round in 0..3 {
+        for (path, plain) in [
+            ("/static/dkfds/css/dkfds.min.css", &dkfds),
+            ("/static/app.css", &css),
+            ("/static/favicon.svg", &svg),
+        ] {
+            for offered in ["zstd", "br", "gzip"] {
+                let (status, headers, body) = call_raw(get(path, offered, false)).await;
+                assert_eq!(status, StatusCode::OK, "{path} {offered} {round}");
+                assert_eq!(headers[header::CONTENT_ENCODING], offered);
+                assert!(headers.get(header::ACCEPT_RANGES).is_none());
+                assert_eq!(&decode(Some(offered), &body), plain, "{path} {offered}");
+            }
+        }
+    }
+    // a HEAD answer is not compressed: it has no body to compress
+    let (status, headers, body) = call_raw(get("/static/app.css", "zstd", true)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(headers.get(header::CONTENT_ENCODING).is_none());
+    assert!(body.is_empty());
+    // images other than SVG are already compressed
+    let (_, headers, _) =
+        call_raw(get("/static/dkfds/img/logo-placeholder.png", "zstd", false)).await;
+    assert!(headers.get(header::CONTENT_ENCODING).is_none());
 }
