@@ -1,5 +1,5 @@
 //! Load client for scripts/bench.sh: concurrent sessions that each log in and loop over the main
-//! pages, then each page alone and the floor page alone under the same load. Prints throughput,
+//! pages, then each page alone and each floor page alone under the same load. Prints throughput,
 //! p50/p99 latency and errors per page, and the server's RSS.
 //!
 //!   cargo run --release --example loadgen -- --base http://127.0.0.1:18482 \
@@ -8,7 +8,8 @@
 //! Options (defaults): --sessions 64, --duration 300 (mixed phase, s), --warmup 10 (s),
 //! --solo 20 (s per page alone; 0 skips), --pages '/transitions,/transitions/{id},
 //! /transitions/{id}/form,/children' (comma-separated; `{id}` is a random id from --ids),
-//! --floor /healthz, --password Overgang-demo-2026, --accept-encoding 'gzip, deflate, br, zstd'
+//! --floor '/healthz,/account' (the floors, each a share of its own column: the health probe, one
+//! `SELECT 1` without a session, and the smallest signed-in page), --password Overgang-demo-2026, --accept-encoding 'gzip, deflate, br, zstd'
 //! (what Chromium sends with every page request, so pages are compressed as for a browser;
 //! '' asks for none), --pid (the server's, for its memory and CPU), --pg-pid (PostgreSQL's
 //! postmaster, for the CPU of its backends).
@@ -36,7 +37,7 @@ struct Options {
     warmup: u64,
     solo: u64,
     pages: Vec<String>,
-    floor: String,
+    floors: Vec<String>,
     ids: Vec<String>,
     pid: Option<u32>,
     pg_pid: Option<u32>,
@@ -57,7 +58,7 @@ fn options() -> Options {
             .split(',')
             .map(String::from)
             .collect(),
-        floor: "/healthz".into(),
+        floors: vec!["/healthz".into(), "/account".into()],
         ids: Vec::new(),
         pid: None,
         pg_pid: None,
@@ -82,7 +83,7 @@ fn options() -> Options {
                     .filter(|p| !p.is_empty())
                     .collect()
             }
-            "--floor" => o.floor = v,
+            "--floor" => o.floors = v.split(',').map(String::from).collect(),
             "--ids" => {
                 o.ids = std::fs::read_to_string(&v)
                     .expect("--ids file")
@@ -385,15 +386,25 @@ async fn main() {
     );
 
     if o.solo > 0 {
+        let floors = o
+            .floors
+            .iter()
+            .map(|f| format!("`{f}`"))
+            .collect::<Vec<_>>()
+            .join(" and ");
         println!(
-            "\nEach page alone, {} sessions, {} s each (throughput relative to the floor `{}`; \
+            "\nEach page alone, {} sessions, {} s each (throughput relative to the floors {floors}; \
              CPU time per request of the server and of PostgreSQL's backends)\n",
-            o.sessions, o.solo, o.floor
+            o.sessions, o.solo
         );
-        println!("| page | req/s | p50 ms | p99 ms | errors | of floor | app µs | PostgreSQL µs |");
-        println!("|---|---:|---:|---:|---:|---:|---:|---:|");
+        let of: String = o.floors.iter().map(|f| format!(" of `{f}` |")).collect();
+        println!("| page | req/s | p50 ms | p99 ms | errors |{of} app µs | PostgreSQL µs |");
+        println!(
+            "|---|---:|---:|---:|---:|{}---:|---:|",
+            "---:|".repeat(o.floors.len())
+        );
         let mut rows = Vec::new();
-        for page in o.pages.iter().chain(std::iter::once(&o.floor)) {
+        for page in o.pages.iter().chain(&o.floors) {
             let cpu = || (cpu_micros(o.pid, false), cpu_micros(o.pg_pid, true));
             let before = cpu();
             let (mut st, el) = drive(&clients, &o, std::slice::from_ref(page), o.solo).await;
@@ -406,11 +417,17 @@ async fn main() {
             );
             rows.push((page.clone(), summary(&mut s, el), used, s.first_error));
         }
-        let floor = rows.last().map(|r| r.1 .0).unwrap_or(f64::NAN);
+        let floor_rps: Vec<f64> = rows[rows.len() - o.floors.len()..]
+            .iter()
+            .map(|r| r.1 .0)
+            .collect();
         for (page, (rps, p50, p99, errors), (app, pg), first) in rows {
+            let shares: String = floor_rps
+                .iter()
+                .map(|floor| format!(" {:.0} % |", 100.0 * rps / floor))
+                .collect();
             println!(
-                "| `{page}` | {rps:.1} | {p50:.1} | {p99:.1} | {errors} | {:.0} % | {app} | {pg} |",
-                100.0 * rps / floor
+                "| `{page}` | {rps:.1} | {p50:.1} | {p99:.1} | {errors} |{shares} {app} | {pg} |"
             );
             if let Some(e) = first {
                 println!("first error: {e}");
