@@ -200,13 +200,14 @@ pub async fn list(mut ctx: Ctx, RawQuery(raw): RawQuery) -> AppResult<Response> 
                 .placements
                 .0
                 .into_iter()
+                .filter(|p| p.current(ctx.today))
                 .map(|p| {
                     let mut text = p.institution;
                     if let Some(g) = p.group_name {
                         text = format!("{text}, {g}");
                     }
-                    if let Some(from) = p.from {
-                        text = format!("{text} (fra {from})");
+                    if p.starts_on > ctx.today {
+                        text = format!("{text} (fra {})", format_date(p.starts_on));
                     }
                     text
                 })

@@ -19,13 +19,25 @@ use crate::{auth::ChildScope, db::Tx};
 /// Rows per page of the children list.
 pub const PAGE_SIZE: i64 = 50;
 
-/// One not-ended enrolment shown in the list ("current institution + group").
+time::serde::format_description!(iso_date, Date, "[year]-[month]-[day]");
+
+/// One enrolment of a child as the list shows it ("institution, group"), from the copy kept on
+/// the child (`children.placements`, migration 30), which holds ended enrolments too.
 #[derive(Debug, Deserialize)]
 pub struct Placement {
     pub institution: String,
     pub group_name: Option<String>,
-    /// `DD-MM-YYYY` when the enrolment starts in the future, else `None`.
-    pub from: Option<String>,
+    #[serde(with = "iso_date")]
+    pub starts_on: Date,
+    #[serde(with = "iso_date::option")]
+    pub ends_on: Option<Date>,
+}
+
+impl Placement {
+    /// Whether it still counts on `today`: it has not ended.
+    pub fn current(&self, today: Date) -> bool {
+        !self.ends_on.is_some_and(|end| end < today)
+    }
 }
 
 pub struct ListRow {
@@ -48,8 +60,8 @@ pub struct ListFilter<'a> {
 ///
 /// One statement: the children in scope are gathered from the indexed enrolments and
 /// transitions of the user's institutions (not by testing every child of the municipality), the
-/// total is a window count over the matches, and the placements are built for the page's rows
-/// only.
+/// total is a window count over the matches, and the placements are the copy kept on each
+/// child (migration 30; the caller drops the ended ones).
 pub async fn list(
     tx: &mut Tx,
     municipality_id: Uuid,
@@ -81,10 +93,9 @@ pub async fn list(
                       (SELECT count(*) FROM child_scope s
                        WHERE s.municipality_id = $1 AND s.institution_id = $2
                          AND (s.until IS NULL OR s.until >= current_date)) AS "total!",
-                      pl.placements AS "placements!: Json<Vec<Placement>>"
+                      c.placements AS "placements!: Json<Vec<Placement>>"
                FROM page p
                JOIN children c ON c.municipality_id = p.municipality_id AND c.id = p.child_id
-               LEFT JOIN LATERAL child_placements(c.municipality_id, c.id) pl ON true
                ORDER BY p.last_lower, p.first_lower, p.child_id"#,
             municipality_id,
             institution,
@@ -108,7 +119,7 @@ pub async fn list(
                      AND (t.sending_institution_id = ANY($3) OR t.receiving_institution_id = ANY($3))
                      AND t.status NOT IN ('cancelled', 'closed')
                ), page AS (
-                   SELECT c.municipality_id, c.id, c.first_name, c.last_name, c.birth_date,
+                   SELECT c.id, c.first_name, c.last_name, c.birth_date, c.placements,
                           count(*) OVER () AS total
                    FROM children c
                    WHERE c.municipality_id = $1 AND c.id IN (SELECT id FROM visible)
@@ -126,9 +137,8 @@ pub async fn list(
                    LIMIT $6 OFFSET $7
                )
                SELECT p.id, p.first_name, p.last_name, p.birth_date, p.total AS "total!",
-                      pl.placements AS "placements!: Json<Vec<Placement>>"
+                      p.placements AS "placements!: Json<Vec<Placement>>"
                FROM page p
-               LEFT JOIN LATERAL child_placements(p.municipality_id, p.id) pl ON true
                ORDER BY lower(p.last_name), lower(p.first_name), p.id"#,
             municipality_id,
             all,
@@ -155,7 +165,7 @@ pub async fn list(
                      AND (t.sending_institution_id = ANY($3) OR t.receiving_institution_id = ANY($3))
                      AND t.status NOT IN ('cancelled', 'closed')
                ), page AS (
-                   SELECT c.municipality_id, c.id, c.first_name, c.last_name, c.birth_date,
+                   SELECT c.id, c.first_name, c.last_name, c.birth_date, c.placements,
                           count(*) OVER () AS total
                    FROM children c
                    WHERE c.municipality_id = $1 AND c.id IN (SELECT id FROM visible)
@@ -172,9 +182,8 @@ pub async fn list(
                    LIMIT $5 OFFSET $6
                )
                SELECT p.id, p.first_name, p.last_name, p.birth_date, p.total AS "total!",
-                      pl.placements AS "placements!: Json<Vec<Placement>>"
+                      p.placements AS "placements!: Json<Vec<Placement>>"
                FROM page p
-               LEFT JOIN LATERAL child_placements(p.municipality_id, p.id) pl ON true
                ORDER BY lower(p.last_name), lower(p.first_name), p.id"#,
             municipality_id,
             all,

@@ -1236,3 +1236,103 @@ async fn the_maintained_child_scope_follows_every_change() {
         assert!(!html.contains(gone), "{gone} is not listed");
     }
 }
+
+/// The children list shows each child's placements from the copy kept on the child
+/// (`children.placements`, migration 30) by triggers on enrolments and institutions. Every kind
+/// of change, made as the app makes it (its role, under row-level security), must leave each
+/// child's copy as a recomputation from scratch gives it, and the list must show what the
+/// enrolments say today: ended ones gone, coming ones with their start date.
+#[tokio::test]
+async fn the_placements_kept_on_the_child_follow_every_change() {
+    use overgang::db::{self, Scope};
+
+    let app = spawn_app().await;
+    let mut conn = app.owner_conn().await;
+    let m = app.municipality_id("0630").await;
+    let bakkeskolen = institution(&app, "Bakkeskolen").await;
+    let mut kids = Vec::new();
+    for name in ["Ida", "Jens", "Karla", "Lauge"] {
+        let (_, _, child) = app
+            .enrolled_child("Børnehaven Solsikken", (name, "Krog"), "2021-05-01", 40)
+            .await;
+        kids.push(child);
+    }
+    let changes = [
+        // a coming school place with a class, and a group at the kindergarten
+        format!(
+            "INSERT INTO enrolments (municipality_id, child_id, institution_id, group_name, starts_on)
+             VALUES ('{m}', '{}', '{bakkeskolen}', '0.A', current_date + 30)",
+            kids[0]
+        ),
+        format!(
+            "UPDATE enrolments SET group_name = 'Rød stue' WHERE child_id = '{}'
+             AND institution_id <> '{bakkeskolen}'",
+            kids[0]
+        ),
+        // ended yesterday, ends today, starts later
+        format!(
+            "UPDATE enrolments SET ends_on = current_date - 1 WHERE child_id = '{}'",
+            kids[1]
+        ),
+        format!(
+            "UPDATE enrolments SET ends_on = current_date WHERE child_id = '{}'",
+            kids[2]
+        ),
+        format!(
+            "UPDATE enrolments SET starts_on = current_date + 3 WHERE child_id = '{}'",
+            kids[3]
+        ),
+        // renamed institution, an enrolment moved to another child, removed, a child deleted
+        "UPDATE institutions SET name = 'Skolen på Bakken' WHERE name = 'Bakkeskolen'".into(),
+        format!(
+            "UPDATE enrolments SET child_id = '{}' WHERE child_id = '{}'
+             AND institution_id = '{bakkeskolen}'",
+            kids[2], kids[0]
+        ),
+        format!("DELETE FROM enrolments WHERE child_id = '{}'", kids[0]),
+        format!("DELETE FROM children WHERE id = '{}'", kids[1]),
+    ];
+    for (step, change) in changes.iter().enumerate() {
+        let mut tx = db::begin(&app.db, Scope::Municipality(m)).await.unwrap();
+        sqlx::query(change).execute(&mut *tx).await.unwrap();
+        tx.commit().await.unwrap();
+        let (kept, fresh): (Vec<String>, Vec<String>) = sqlx::query_as(
+            "SELECT
+               (SELECT array_agg(c.id || ' ' || c.placements ORDER BY c.id) FROM children c),
+               (SELECT array_agg(c.id || ' ' || coalesce(p.placements, '[]') ORDER BY c.id)
+                FROM children c
+                LEFT JOIN LATERAL (
+                    SELECT jsonb_agg(jsonb_build_object(
+                               'institution', i.name, 'group_name', e.group_name,
+                               'starts_on', e.starts_on, 'ends_on', e.ends_on)
+                           ORDER BY e.starts_on, i.name) AS placements
+                    FROM enrolments e
+                    JOIN institutions i ON i.municipality_id = e.municipality_id
+                                       AND i.id = e.institution_id
+                    WHERE e.municipality_id = c.municipality_id AND e.child_id = c.id) p ON true)",
+        )
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+        assert_eq!(kept, fresh, "after change {step}: {change}");
+    }
+
+    // Karla's last day at the kindergarten is today, and she has Ida's school place; Lauge
+    // starts in three days; Ida has no enrolment left; Jens is deleted.
+    let (in_3_days, in_30_days) = (day(&app, 3).await, day(&app, 30).await);
+    let dmy = |iso: &str| format!("{}-{}-{}", &iso[8..10], &iso[5..7], &iso[0..4]);
+    let (_, html) = app.login(ADMIN).await.get_text("/children?q=Krog").await;
+    let row = |name: &str| {
+        let at = html
+            .find(name)
+            .unwrap_or_else(|| panic!("{name} is listed"));
+        html[at..].split("</tr>").next().unwrap().to_string()
+    };
+    assert!(
+        row("Karla Krog").contains(&format!("Skolen på Bakken, 0.A (fra {})", dmy(&in_30_days)))
+    );
+    assert!(row("Karla Krog").contains("Børnehaven Solsikken<br>"));
+    assert!(row("Lauge Krog").contains(&format!("Børnehaven Solsikken (fra {})", dmy(&in_3_days))));
+    assert!(row("Ida Krog").contains("Ingen aktuel indskrivning"));
+    assert!(!html.contains("Jens Krog"));
+}
