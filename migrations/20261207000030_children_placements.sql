@@ -33,26 +33,51 @@ BEGIN
 END
 $$;
 
-CREATE FUNCTION child_placements_changed() RETURNS trigger
+-- One trigger function for both copies kept per child: `child_scope` (migration 27) and the
+-- placements. The trigger's argument names the copy; the enrolments feed both.
+CREATE FUNCTION child_copy_refresh(p_copy text, p_municipality uuid, p_child uuid) RETURNS void
+    LANGUAGE plpgsql SET search_path = public, pg_temp
+    AS $$
+BEGIN
+    CASE p_copy
+        WHEN 'scope' THEN PERFORM child_scope_refresh(p_municipality, p_child);
+        WHEN 'placements' THEN PERFORM child_placements_refresh(p_municipality, p_child);
+    END CASE;
+END
+$$;
+
+CREATE FUNCTION child_copy_changed() RETURNS trigger
     LANGUAGE plpgsql SET search_path = public, pg_temp
     AS $$
 BEGIN
     IF TG_OP IN ('UPDATE', 'DELETE') THEN
-        PERFORM child_placements_refresh(OLD.municipality_id, OLD.child_id);
+        PERFORM child_copy_refresh(TG_ARGV[0], OLD.municipality_id, OLD.child_id);
     END IF;
     IF TG_OP = 'INSERT' OR (TG_OP = 'UPDATE' AND (NEW.child_id <> OLD.child_id
                                                   OR NEW.municipality_id <> OLD.municipality_id)) THEN
-        PERFORM child_placements_refresh(NEW.municipality_id, NEW.child_id);
+        PERFORM child_copy_refresh(TG_ARGV[0], NEW.municipality_id, NEW.child_id);
     END IF;
     RETURN NULL;
 END
 $$;
 
+-- The scope's triggers as in migration 27, on the shared function.
+DROP TRIGGER enrolments_child_scope ON enrolments;
+DROP TRIGGER transitions_child_scope ON transitions;
+DROP FUNCTION child_scope_changed();
+CREATE TRIGGER enrolments_child_scope
+    AFTER INSERT OR DELETE OR UPDATE OF child_id, institution_id, ends_on, municipality_id
+    ON enrolments FOR EACH ROW EXECUTE FUNCTION child_copy_changed('scope');
+CREATE TRIGGER transitions_child_scope
+    AFTER INSERT OR DELETE
+          OR UPDATE OF child_id, status, sending_institution_id, receiving_institution_id, municipality_id
+    ON transitions FOR EACH ROW EXECUTE FUNCTION child_copy_changed('scope');
+
 -- Every column of an enrolment but its creation time shows in the list.
 CREATE TRIGGER enrolments_child_placements
     AFTER INSERT OR DELETE
           OR UPDATE OF municipality_id, child_id, institution_id, group_name, starts_on, ends_on
-    ON enrolments FOR EACH ROW EXECUTE FUNCTION child_placements_changed();
+    ON enrolments FOR EACH ROW EXECUTE FUNCTION child_copy_changed('placements');
 
 -- A renamed institution: the children enrolled there, ended enrolments too.
 CREATE FUNCTION child_placements_renamed() RETURNS trigger
