@@ -9,10 +9,10 @@
 //! --solo 20 (s per page alone; 0 skips), --pages '/transitions,/transitions/{id},
 //! /transitions/{id}/form,/children' (comma-separated; `{id}` is a random id from --ids),
 //! --floor '/healthz,/account' (the floors, each a share of its own column: the health probe, one
-//! `SELECT 1` without a session, and the smallest signed-in page), --password Overgang-demo-2026, --accept-encoding 'gzip, deflate, br, zstd'
-//! (what Chromium sends with every page request, so pages are compressed as for a browser;
-//! '' asks for none), --pid (the server's, for its memory and CPU), --pg-pid (PostgreSQL's
-//! postmaster, for the CPU of its backends).
+//! `SELECT 1` without a session, and the smallest signed-in page), --password Overgang-demo-2026,
+//! --accept-encoding 'gzip, deflate, br, zstd' (what Chromium sends with every page request, so
+//! pages are compressed as for a browser; '' asks for none), --pid (the server's, for its memory
+//! and CPU), --pg-pid (PostgreSQL's postmaster, for the CPU of its backends).
 
 use std::{
     collections::HashMap,
