@@ -19,10 +19,12 @@ use std::{cell::RefCell, io::Write};
 use axum::{
     body::{Body, HttpBody},
     extract::Request,
-    http::{header, HeaderMap, HeaderValue, StatusCode},
+    http::{header, HeaderMap, HeaderValue},
     middleware::Next,
     response::{IntoResponse, Response},
 };
+
+use super::AppError;
 
 /// An encoding the app can send, from least to most preferred when the client accepts several
 /// with the same q-value.
@@ -204,9 +206,10 @@ pub async fn layer(req: Request, next: Next) -> Response {
     }
     let bytes = match axum::body::to_bytes(body, MAX_SIZE as usize).await {
         Ok(bytes) => bytes,
+        // the app's error page, logged like any failed request
         Err(error) => {
-            tracing::error!(%error, "reading a response body to compress it");
-            return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+            return AppError::Internal(anyhow::anyhow!("reading a body to compress: {error}"))
+                .into_response()
         }
     };
     let encoded = if bytes.len() > BLOCKING_SIZE {
