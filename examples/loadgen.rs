@@ -6,7 +6,9 @@
 //!       --users 'bench-{n}@vejle.overgang.test' --user-count 64 --ids ids.txt --pid 1234
 //!
 //! Options (defaults): --sessions 64, --duration 300 (mixed phase, s), --warmup 10 (s),
-//! --solo 20 (s per page alone; 0 skips), --pages '/transitions,/transitions/{id},
+//! --solo 20 (s per page alone; 0 skips), --rounds 5 (the pages alone take turns in this many
+//! rounds, each page solo/rounds seconds a round, so a machine whose speed drifts over minutes
+//! slows the pages and the floors alike), --pages '/transitions,/transitions/{id},
 //! /transitions/{id}/form,/children' (comma-separated; `{id}` is a random id from --ids),
 //! --floor '/healthz,/account' (the floors, each a share of its own column: the health probe, one
 //! `SELECT 1` without a session, and the smallest signed-in page), --password Overgang-demo-2026,
@@ -36,6 +38,7 @@ struct Options {
     duration: u64,
     warmup: u64,
     solo: u64,
+    rounds: u32,
     pages: Vec<String>,
     floors: Vec<String>,
     ids: Vec<String>,
@@ -54,6 +57,7 @@ fn options() -> Options {
         duration: 300,
         warmup: 10,
         solo: 20,
+        rounds: 5,
         pages: "/transitions,/transitions/{id},/transitions/{id}/form,/children"
             .split(',')
             .map(String::from)
@@ -76,6 +80,7 @@ fn options() -> Options {
             "--duration" => o.duration = v.parse().expect("--duration"),
             "--warmup" => o.warmup = v.parse().expect("--warmup"),
             "--solo" => o.solo = v.parse().expect("--solo"),
+            "--rounds" => o.rounds = v.parse::<u32>().expect("--rounds").max(1),
             "--pages" => {
                 o.pages = v
                     .split(',')
@@ -146,13 +151,16 @@ fn cpu_micros(pid: Option<u32>, children: bool) -> Option<u64> {
     Some(ticks * 10_000)
 }
 
-/// CPU µs per request between two readings, or `?` without them, and when the second is the
-/// smaller (a backend that exited in between took its time with it).
-fn per_request(before: Option<u64>, after: Option<u64>, requests: usize) -> String {
-    match (before, after) {
-        (Some(b), Some(a)) if requests > 0 => a
-            .checked_sub(b)
-            .map_or_else(|| "?".into(), |used| (used / requests as u64).to_string()),
+/// CPU µs used between two readings: `None` without them, and when the second is the smaller
+/// (a backend that exited in between took its time with it).
+fn used(before: Option<u64>, after: Option<u64>) -> Option<u64> {
+    after?.checked_sub(before?)
+}
+
+/// CPU µs per request, or `?` without a figure or a request.
+fn per_request(used: Option<u64>, requests: usize) -> String {
+    match used {
+        Some(used) if requests > 0 => (used / requests as u64).to_string(),
         _ => "?".into(),
     }
 }
@@ -205,6 +213,25 @@ struct Stats {
     first_error: Option<String>,
 }
 
+impl Stats {
+    fn absorb(&mut self, other: Stats) {
+        self.micros.extend(other.micros);
+        self.errors += other.errors;
+        if self.first_error.is_none() {
+            self.first_error = other.first_error;
+        }
+    }
+}
+
+/// A page alone over all rounds: its requests, the seconds it ran, and the CPU µs of the
+/// server and of PostgreSQL in those seconds (`None` once a reading failed).
+struct Solo {
+    stats: Stats,
+    seconds: f64,
+    app: Option<u64>,
+    pg: Option<u64>,
+}
+
 type Record = Arc<Mutex<HashMap<String, Stats>>>;
 
 /// Every session loops over `pages` until `stop`; records when `record` is set.
@@ -212,7 +239,7 @@ async fn drive(
     clients: &[reqwest::Client],
     o: &Options,
     pages: &[String],
-    seconds: u64,
+    run: Duration,
 ) -> (HashMap<String, Stats>, f64) {
     let stats: Record = Arc::default();
     let stop = Arc::new(AtomicBool::new(false));
@@ -262,16 +289,11 @@ async fn drive(
             }
             let mut all = stats.lock().unwrap();
             for (k, v) in local {
-                let e = all.entry(k).or_default();
-                e.micros.extend(v.micros);
-                e.errors += v.errors;
-                if e.first_error.is_none() {
-                    e.first_error = v.first_error;
-                }
+                all.entry(k).or_default().absorb(v);
             }
         }));
     }
-    tokio::time::sleep(Duration::from_secs(seconds)).await;
+    tokio::time::sleep(run).await;
     stop.store(true, Ordering::Relaxed);
     for t in tasks {
         t.await.unwrap();
@@ -336,22 +358,18 @@ async fn main() {
 
     let rss_start = rss_kib(o.pid);
     if o.warmup > 0 {
-        drive(&clients, &o, &o.pages, o.warmup).await;
+        drive(&clients, &o, &o.pages, Duration::from_secs(o.warmup)).await;
     }
     let rss_warm = rss_kib(o.pid);
     // The mixed phase in two halves, so the RSS is read in the middle too.
     let half = o.duration / 2;
-    let (mut a, ta) = drive(&clients, &o, &o.pages, half).await;
+    let (mut a, ta) = drive(&clients, &o, &o.pages, Duration::from_secs(half)).await;
     let rss_middle = rss_kib(o.pid);
-    let (b, tb) = drive(&clients, &o, &o.pages, o.duration - half).await;
+    let second = Duration::from_secs(o.duration - half);
+    let (b, tb) = drive(&clients, &o, &o.pages, second).await;
     let rss_end = rss_kib(o.pid);
     for (k, v) in b {
-        let e = a.entry(k).or_default();
-        e.micros.extend(v.micros);
-        e.errors += v.errors;
-        if e.first_error.is_none() {
-            e.first_error = v.first_error;
-        }
+        a.entry(k).or_default().absorb(v);
     }
     let elapsed = ta + tb;
 
@@ -393,9 +411,9 @@ async fn main() {
             .collect::<Vec<_>>()
             .join(" and ");
         println!(
-            "\nEach page alone, {} sessions, {} s each (throughput relative to the floors {floors}; \
-             CPU time per request of the server and of PostgreSQL's backends)\n",
-            o.sessions, o.solo
+            "\nEach page alone, {} sessions, {} s each in {} rounds (throughput relative to the \
+             floors {floors}; CPU time per request of the server and of PostgreSQL's backends)\n",
+            o.sessions, o.solo, o.rounds
         );
         let of: String = o.floors.iter().map(|f| format!(" of `{f}` |")).collect();
         println!("| page | req/s | p50 ms | p99 ms | errors |{of} app µs | PostgreSQL µs |");
@@ -403,19 +421,39 @@ async fn main() {
             "|---|---:|---:|---:|---:|{}---:|---:|",
             "---:|".repeat(o.floors.len())
         );
+        let all: Vec<&String> = o.pages.iter().chain(&o.floors).collect();
+        let mut solos: Vec<Solo> = all
+            .iter()
+            .map(|_| Solo {
+                stats: Stats::default(),
+                seconds: 0.0,
+                app: Some(0),
+                pg: Some(0),
+            })
+            .collect();
+        let slice = Duration::from_secs_f64(o.solo as f64 / f64::from(o.rounds));
+        let cpu = || (cpu_micros(o.pid, false), cpu_micros(o.pg_pid, true));
+        for round in 0..o.rounds as usize {
+            // each round starts at another page, so no page always follows the same one
+            for k in 0..all.len() {
+                let i = (round + k) % all.len();
+                let before = cpu();
+                let (mut st, el) = drive(&clients, &o, std::slice::from_ref(all[i]), slice).await;
+                let after = cpu();
+                let solo = &mut solos[i];
+                solo.stats.absorb(st.remove(all[i]).unwrap_or_default());
+                solo.seconds += el;
+                let add = |sum: Option<u64>, u: Option<u64>| Some(sum? + u?);
+                solo.app = add(solo.app, used(before.0, after.0));
+                solo.pg = add(solo.pg, used(before.1, after.1));
+            }
+        }
         let mut rows = Vec::new();
-        for page in o.pages.iter().chain(&o.floors) {
-            let cpu = || (cpu_micros(o.pid, false), cpu_micros(o.pg_pid, true));
-            let before = cpu();
-            let (mut st, el) = drive(&clients, &o, std::slice::from_ref(page), o.solo).await;
-            let after = cpu();
-            let mut s = st.remove(page).unwrap_or_default();
-            let n = s.micros.len() + s.errors as usize;
-            let used = (
-                per_request(before.0, after.0, n),
-                per_request(before.1, after.1, n),
-            );
-            rows.push((page.clone(), summary(&mut s, el), used, s.first_error));
+        for (page, mut solo) in all.into_iter().zip(solos) {
+            let n = solo.stats.micros.len() + solo.stats.errors as usize;
+            let cpu = (per_request(solo.app, n), per_request(solo.pg, n));
+            let figures = summary(&mut solo.stats, solo.seconds);
+            rows.push((page.clone(), figures, cpu, solo.stats.first_error));
         }
         let floor_rps: Vec<f64> = rows[rows.len() - o.floors.len()..]
             .iter()
@@ -462,10 +500,28 @@ mod tests {
     }
 
     #[test]
+    fn rounds_add_up_their_requests_and_keep_the_first_error() {
+        let mut total = Stats::default();
+        total.absorb(Stats {
+            micros: vec![5, 7],
+            errors: 1,
+            first_error: Some("first".into()),
+        });
+        total.absorb(Stats {
+            micros: vec![3],
+            errors: 2,
+            first_error: Some("later".into()),
+        });
+        assert_eq!(total.micros, [5, 7, 3]);
+        assert_eq!(total.errors, 3);
+        assert_eq!(total.first_error.as_deref(), Some("first"));
+    }
+
+    #[test]
     fn cpu_per_request_needs_both_readings_and_a_request() {
-        assert_eq!(per_request(Some(1_000), Some(31_000), 100), "300");
-        assert_eq!(per_request(None, Some(31_000), 100), "?");
-        assert_eq!(per_request(Some(1_000), Some(31_000), 0), "?");
-        assert_eq!(per_request(Some(31_000), Some(1_000), 100), "?");
+        assert_eq!(per_request(used(Some(1_000), Some(31_000)), 100), "300");
+        assert_eq!(per_request(used(None, Some(31_000)), 100), "?");
+        assert_eq!(per_request(used(Some(1_000), Some(31_000)), 0), "?");
+        assert_eq!(per_request(used(Some(31_000), Some(1_000)), 100), "?");
     }
 }

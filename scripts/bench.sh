@@ -4,7 +4,7 @@
 # in Vejle, STAFF pedagogues to log in as), then examples/loadgen.rs: SESSIONS concurrent
 # sessions that each log in and loop over the pages, each page alone, and each floor page alone.
 #
-#   scripts/bench.sh [--sessions 64] [--duration 300] [--warmup 10] [--solo 20]
+#   scripts/bench.sh [--sessions 64] [--duration 300] [--warmup 10] [--solo 20] [--rounds 5]
 #                    [--pages '/transitions,/transitions/{id},/transitions/{id}/form,/children']
 #                    [--floor '/healthz,/account']
 #   CHILDREN=900 STAFF=64 BENCH_PORT=18482 scripts/bench.sh --duration 30
