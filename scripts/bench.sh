@@ -42,7 +42,7 @@ psql=(psql -h "$work/data/run" -U postgres -d overgang -q -v children="$children
 echo "data: $("${psql[@]}" -tAc "SELECT (SELECT count(*) FROM children) || ' children, ' ||
   (SELECT count(*) FROM transitions) || ' transitions, ' || (SELECT count(*) FROM answers) || ' answers, ' ||
   (SELECT count(*) FROM users) || ' users'"); $(wc -l < "$work/ids.txt") transitions at Solsikken"
-echo "machine: $(nproc) cores, $(git rev-parse --short HEAD)"
+echo "machine: $(nproc) cores, $(git rev-parse --short HEAD); database connections: ${OVERGANG_DB_CONNECTIONS:-the default, 4 per core}"
 
 target/release/examples/loadgen --base "$base" --users 'bench-{n}@vejle.overgang.test' \
   --user-count "$staff" --ids "$work/ids.txt" --pid "$app_pid" \

@@ -133,6 +133,10 @@ pub fn static_dir() -> PathBuf {
 pub async fn serve(config: Config) -> anyhow::Result<()> {
     let database = Database::open(&config).await?;
     let pool = db::app_pool(&database.owner, config.db_connections).await?;
+    tracing::info!(
+        "højst {} forbindelser til PostgreSQL (OVERGANG_DB_CONNECTIONS)",
+        config.db_connections
+    );
     if config.seed_demo_on_first_start && database.fresh() {
         seed::seed_demo(&pool)
             .await
