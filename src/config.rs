@@ -139,8 +139,8 @@ impl Config {
 
 /// Four connections per core, at least 4 and at most 32. Measured on two cores with PostgreSQL
 /// on the same machine (docs/performance.md, 7 Dec 2026): 8 connections served 64 sessions at
-/// least as fast as 16 and with a shorter tail, since fewer backends take turns on the CPU while the rest
-/// wait in the pool's queue, first come first served.
+/// least as fast as 16 and with a shorter tail, since fewer backends take turns on the CPU
+/// while the rest wait in the pool's queue, first come first served.
 fn default_connections(cores: usize) -> u32 {
     u32::try_from(cores.saturating_mul(4)).map_or(32, |n| n.clamp(4, 32))
 }
