@@ -113,7 +113,7 @@ pub async fn demo_present(pool: &PgPool) -> Result<bool, sqlx::Error> {
 /// Idempotent: a municipality whose code exists already is left alone.
 pub async fn seed_demo(pool: &PgPool) -> anyhow::Result<bool> {
     // One hash serves every demo account: they share the password anyway.
-    let hash = password::hash(DEMO_PASSWORD.to_string()).await?;
+    let hash = password::hash(&password::Gate::new(1, 0), DEMO_PASSWORD.to_string()).await?;
     let mut created = false;
     let mut tx = db::begin(pool, Scope::Platform).await?;
     if !demo_present(pool).await? {

@@ -16,6 +16,8 @@ pub struct AppState {
     pub audit: crate::audit::Writer,
     /// The sessions' users between requests (`auth::session::SessionCache`).
     pub sessions: crate::auth::session::SessionCache,
+    /// Bounds the password hashing of logins and password changes (`auth::password::Gate`).
+    pub passwords: Arc<crate::auth::password::Gate>,
 }
 
 impl AppState {
@@ -27,6 +29,7 @@ impl AppState {
         Ok(AppState {
             audit: crate::audit::Writer::start(&db),
             sessions: Default::default(),
+            passwords: Arc::new(crate::auth::password::Gate::for_machine()),
             db,
             config: Arc::new(config),
             i18n: Arc::new(i18n),

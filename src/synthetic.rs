@@ -65,7 +65,11 @@ pub async fn run(
         .max_connections(2)
         .connect_with(owner.clone())
         .await?;
-    let hash = password::hash(crate::seed::DEMO_PASSWORD.to_string()).await?;
+    let hash = password::hash(
+        &password::Gate::new(1, 0),
+        crate::seed::DEMO_PASSWORD.to_string(),
+    )
+    .await?;
     let superuser: bool =
         sqlx::query_scalar("SELECT rolsuper FROM pg_roles WHERE rolname = current_user")
             .fetch_one(&pool)

@@ -113,7 +113,10 @@ pub async fn login_submit(
         .as_ref()
         .filter(|u| u.is_active)
         .and_then(|u| u.password_hash.clone());
-    let ok = password::verify(stored, form.password.clone()).await;
+    // Refused before any check of the password, so it tells nothing and counts as no attempt.
+    let Ok(ok) = password::verify(&state.passwords, stored, form.password.clone()).await else {
+        return refuse(StatusCode::TOO_MANY_REQUESTS, password::BUSY);
+    };
 
     let Some(user) = found.filter(|_| ok) else {
         throttle::record_failure(&state.db, &keys).await?;

@@ -1,17 +1,96 @@
-//! argon2id password hashing. Hashing is CPU-heavy, so it runs off the async workers.
+//! argon2id password hashing. Hashing is CPU-heavy, so it runs off the async workers, and
+//! memory-heavy (19 MiB for each computation with argon2's default parameters), so only a few
+//! run at once: see `Gate`.
 
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use argon2::{
     password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString},
     Argon2,
 };
+use tokio::sync::Semaphore;
+
+use crate::web::AppError;
 
 pub const MIN_LENGTH: usize = 12;
 pub const MAX_LENGTH: usize = 256;
 
-pub async fn hash(password: String) -> anyhow::Result<String> {
-    tokio::task::spawn_blocking(move || hash_blocking(&password)).await?
+/// The page's message when a password cannot be checked now (HTTP 429).
+pub const BUSY: &str =
+    "Der er travlt med at kontrollere adgangskoder lige nu. Vent et øjeblik, og prøv igen.";
+
+/// Too many passwords are being checked already: the request is refused, not queued.
+#[derive(Debug)]
+pub struct Busy;
+
+impl From<Busy> for AppError {
+    fn from(_: Busy) -> Self {
+        AppError::TooManyRequests(BUSY.into())
+    }
+}
+
+/// Bounds the argon2 computations: at most `running` at once, each on a blocking thread, and
+/// at most `admitted` (the running ones included) in the building at all; a request beyond that
+/// is refused at once. Without it every login took a blocking thread and its 19 MiB: 128 logins
+/// at once took the server from 44 MiB to 1 GiB (measured), and tokio allows 512 such threads.
+pub struct Gate {
+    running: Arc<Semaphore>,
+    admitted: Arc<Semaphore>,
+}
+
+/// How many may wait for each computation that runs: at some 25 ms a computation, the last of
+/// them has its answer within two seconds.
+const WAITING_PER_RUNNING: usize = 64;
+
+impl Gate {
+    pub fn new(running: usize, waiting: usize) -> Self {
+        Gate {
+            running: Arc::new(Semaphore::new(running.max(1))),
+            admitted: Arc::new(Semaphore::new(running.max(1) + waiting)),
+        }
+    }
+
+    /// `work` on a blocking thread when its turn comes, or `Busy`. The permits go with the
+    /// work: a request abandoned while its computation runs still counts until it ends.
+    pub async fn run<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, Busy> {
+        let admitted = self
+            .admitted
+            .clone()
+            .try_acquire_owned()
+            .map_err(|_| Busy)?;
+        let running = self
+            .running
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| Busy)?;
+        let done = tokio::task::spawn_blocking(move || {
+            let _permits = (admitted, running);
+            work()
+        })
+        .await;
+        // A panic in the work is the request's panic (a 500 page), as if it had run inline.
+        done.map_err(|e| std::panic::resume_unwind(e.into_panic()))
+    }
+}
+
+impl Gate {
+    /// The app's gate (`AppState::passwords`): half the cores compute (at least one), so pages
+    /// keep the rest.
+    pub fn for_machine() -> Self {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let running = (cores / 2).max(1);
+        Gate::new(running, WAITING_PER_RUNNING * running)
+    }
+}
+
+pub async fn hash(gate: &Gate, password: String) -> Result<String, AppError> {
+    gate.run(move || hash_blocking(&password))
+        .await?
+        .map_err(AppError::Internal)
 }
 
 pub fn hash_blocking(password: &str) -> anyhow::Result<String> {
@@ -24,8 +103,8 @@ pub fn hash_blocking(password: &str) -> anyhow::Result<String> {
 
 /// Verifies `password` against `stored`. With no stored hash (unknown user, or invitation not
 /// yet accepted) a dummy hash is verified instead, so failures take the same time either way.
-pub async fn verify(stored: Option<String>, password: String) -> bool {
-    tokio::task::spawn_blocking(move || {
+pub async fn verify(gate: &Gate, stored: Option<String>, password: String) -> Result<bool, Busy> {
+    gate.run(move || {
         let dummy = dummy_hash();
         let (hash, real) = match stored.as_deref() {
             Some(h) => (h, true),
@@ -41,7 +120,6 @@ pub async fn verify(stored: Option<String>, password: String) -> bool {
         ok && real
     })
     .await
-    .unwrap_or(false)
 }
 
 fn dummy_hash() -> &'static str {
@@ -72,12 +150,97 @@ mod tests {
 
     #[tokio::test]
     async fn hash_and_verify() {
-        let h = hash("korrekt hest batteri".into()).await.unwrap();
+        let gate = Gate::for_machine();
+        let h = hash(&gate, "korrekt hest batteri".into()).await.unwrap();
         assert!(h.starts_with("$argon2id$"));
-        assert!(verify(Some(h.clone()), "korrekt hest batteri".into()).await);
-        assert!(!verify(Some(h), "forkert".into()).await);
-        assert!(!verify(None, "dummy password that matches nothing".into()).await);
-        assert!(!verify(Some("not a hash".into()), "x".into()).await);
+        let check = |stored: Option<&str>, password: &str| {
+            verify(&gate, stored.map(String::from), password.into())
+        };
+        assert!(check(Some(&h), "korrekt hest batteri").await.unwrap());
+        assert!(!check(Some(&h), "forkert").await.unwrap());
+        assert!(!check(None, "dummy password that matches nothing")
+            .await
+            .unwrap());
+        assert!(!check(Some("not a hash"), "x").await.unwrap());
+    }
+
+    /// A job for the gate that counts how many run at once and blocks until it is released.
+    fn job(
+        now: &Arc<std::sync::atomic::AtomicUsize>,
+        most: &Arc<std::sync::atomic::AtomicUsize>,
+        release: &Arc<std::sync::Mutex<std::sync::mpsc::Receiver<()>>>,
+    ) -> impl FnOnce() -> usize + Send + 'static {
+        use std::sync::atomic::Ordering::SeqCst;
+        let (now, most, release) = (now.clone(), most.clone(), release.clone());
+        move || {
+            let n = now.fetch_add(1, SeqCst) + 1;
+            most.fetch_max(n, SeqCst);
+            release.lock().unwrap().recv().unwrap();
+            now.fetch_sub(1, SeqCst);
+            n
+        }
+    }
+
+    async fn until(what: impl Fn() -> bool) {
+        for _ in 0..2000 {
+            if what() {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+        }
+        panic!("the gate never got there");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn gate_runs_one_at_a_time_and_refuses_beyond_its_waiting_room() {
+        let gate = Arc::new(Gate::new(1, 2));
+        let (now, most) = (Arc::default(), Arc::default());
+        let (release, rx) = std::sync::mpsc::channel();
+        let rx = Arc::new(std::sync::Mutex::new(rx));
+        let admitted: Vec<_> = (0..3)
+            .map(|_| {
+                let (gate, work) = (gate.clone(), job(&now, &most, &rx));
+                tokio::spawn(async move { gate.run(work).await })
+            })
+            .collect();
+        // One runs, two wait: the fourth is refused at once, and nothing else runs.
+        until(|| gate.admitted.available_permits() == 0).await;
+        let fourth = tokio::time::timeout(std::time::Duration::from_secs(5), gate.run(|| 0));
+        assert!(
+            matches!(fourth.await, Ok(Err(Busy))),
+            "refused at once, not queued"
+        );
+        for _ in 0..3 {
+            release.send(()).unwrap();
+        }
+        for task in admitted {
+            assert_eq!(task.await.unwrap().unwrap(), 1, "one computation at a time");
+        }
+        assert_eq!(most.load(std::sync::atomic::Ordering::SeqCst), 1);
+        // Everyone is out again, so the gate admits as before.
+        assert_eq!(gate.run(|| 7).await.unwrap(), 7);
+        assert_eq!(gate.admitted.available_permits(), 3);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_abandoned_request_counts_until_its_computation_ends() {
+        let gate = Arc::new(Gate::new(1, 0));
+        let (now, most) = (Arc::default(), Arc::default());
+        let (release, rx) = std::sync::mpsc::channel();
+        let rx = Arc::new(std::sync::Mutex::new(rx));
+        let request = {
+            let (gate, work) = (gate.clone(), job(&now, &most, &rx));
+            tokio::spawn(async move { gate.run(work).await })
+        };
+        until(|| now.load(std::sync::atomic::Ordering::SeqCst) == 1).await;
+        request.abort();
+        assert!(request.await.unwrap_err().is_cancelled());
+        // The computation goes on without its request, and still counts ...
+        assert!(matches!(gate.run(|| 0).await, Err(Busy)));
+        release.send(()).unwrap();
+        // ... until it ends.
+        until(|| gate.admitted.available_permits() == 1).await;
+        assert_eq!(gate.run(|| 7).await.unwrap(), 7);
     }
 
     #[test]

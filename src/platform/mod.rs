@@ -2,6 +2,7 @@
 
 use askama::Template;
 use axum::{
+    extract::State,
     response::{IntoResponse, Response},
     routing::get,
     Router,
@@ -114,7 +115,11 @@ fn validate(f: &mut NewMunicipality) -> FieldErrors {
     errors
 }
 
-async fn create(mut ctx: Ctx, Form(mut f): Form<NewMunicipality>) -> AppResult<Response> {
+async fn create(
+    State(state): State<AppState>,
+    mut ctx: Ctx,
+    Form(mut f): Form<NewMunicipality>,
+) -> AppResult<Response> {
     ctx.user.require(Permission::ManageMunicipalities)?;
     let mut errors = validate(&mut f);
     let render_errors = |ctx: &Ctx, mut f: NewMunicipality, errors: FieldErrors| {
@@ -128,7 +133,7 @@ async fn create(mut ctx: Ctx, Form(mut f): Form<NewMunicipality>) -> AppResult<R
     if !errors.is_empty() {
         return render_errors(&ctx, f, errors);
     }
-    let hash = password::hash(f.admin_password.clone()).await?;
+    let hash = password::hash(&state.passwords, f.admin_password.clone()).await?;
 
     let inserted = sqlx::query_scalar!(
         "INSERT INTO municipalities (code, name) VALUES ($1, $2) RETURNING id",

@@ -97,7 +97,12 @@ pub async fn change_password(
             .await?
             .ok_or(AppError::NotFound)?;
         let ok = f.current_password.len() <= password::MAX_LENGTH
-            && password::verify(account.password_hash, f.current_password.clone()).await;
+            && password::verify(
+                &state.passwords,
+                account.password_hash,
+                f.current_password.clone(),
+            )
+            .await?;
         if !ok {
             throttle::record_failure(&state.db, &keys).await?;
             errors.add("current_password", "Den nuværende adgangskode er forkert.");
@@ -107,7 +112,7 @@ pub async fn change_password(
         return web::render_invalid(&account_page(&ctx, errors));
     }
 
-    let hash = password::hash(f.new_password).await?;
+    let hash = password::hash(&state.passwords, f.new_password).await?;
     if !queries::set_password(&mut ctx.tx, ctx.user.municipality_id, ctx.user.id, &hash).await? {
         return Err(AppError::NotFound);
     }

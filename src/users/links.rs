@@ -197,7 +197,7 @@ async fn set_password_via_link(
             visitor, purpose, token, &account, errors,
         ));
     }
-    let hash = password::hash(f.new_password).await?;
+    let hash = password::hash(&state.passwords, f.new_password).await?;
 
     let mut tx = db::begin(&state.db, Scope::None).await?;
     // Checked again while using it up: the link may have been used or withdrawn meanwhile.

@@ -389,3 +389,46 @@ async fn session_check_refuses_a_stale_epoch_or_day() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_login_while_the_password_checks_are_full_is_refused_and_counts_as_no_attempt() {
+    use overgang::auth::password::{Busy, Gate, BUSY};
+    let (mut state, owner) = crate::common::state().await;
+    // One check at a time and none waiting, and another check holds that one place.
+    let gate = std::sync::Arc::new(Gate::new(1, 0));
+    state.passwords = gate.clone();
+    let app = crate::common::serve(state, owner).await;
+    let (release, held) = std::sync::mpsc::channel::<()>();
+    let other = {
+        let gate = gate.clone();
+        tokio::spawn(async move { gate.run(move || held.recv()).await })
+    };
+    while !matches!(gate.run(|| ()).await, Err(Busy)) {
+        tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+    }
+
+    let c = app.client();
+    let r = c.login("paedagog@vejle.overgang.test", PASSWORD).await;
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    let html = r.text().await.unwrap();
+    assert!(html.contains(BUSY), "{html}");
+    assert!(
+        html.contains("value=\"paedagog@vejle.overgang.test\""),
+        "the e-mail stays in the form"
+    );
+    let mut conn = app.owner_conn().await;
+    let count = |sql: &'static str| sqlx::query_scalar::<_, i64>(sql);
+    for sql in [
+        "SELECT count(*) FROM sessions",
+        "SELECT count(*) FROM login_throttle",
+        "SELECT count(*) FROM audit_log WHERE action IN ('login', 'login_failed')",
+    ] {
+        assert_eq!(count(sql).fetch_one(&mut conn).await.unwrap(), 0, "{sql}");
+    }
+
+    // Once the other check is done, the same login goes through.
+    release.send(()).unwrap();
+    other.await.unwrap().unwrap().unwrap();
+    let r = c.login("paedagog@vejle.overgang.test", PASSWORD).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+}

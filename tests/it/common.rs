@@ -39,6 +39,11 @@ pub async fn spawn_app() -> TestApp {
 /// A real server on a free port with its own configuration.
 pub async fn spawn_app_with(config: Config) -> TestApp {
     let (state, owner) = state_with(config).await;
+    serve(state, owner).await
+}
+
+/// A real server on a free port for a state the test has prepared (from `state`).
+pub async fn serve(state: AppState, owner: PgConnectOptions) -> TestApp {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let app = overgang::router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
