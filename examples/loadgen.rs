@@ -1,6 +1,7 @@
 //! Load client for scripts/bench.sh: concurrent sessions that each log in and loop over the main
-//! pages, then each page alone and each floor page alone under the same load. Prints throughput,
-//! p50/p99 latency and errors per page, and the server's RSS.
+//! pages, then each page alone and each floor page alone under the same load, then a burst of
+//! sign-ins. Prints throughput, p50/p99 latency and errors per page, the sign-ins' answers, and
+//! the server's RSS.
 //!
 //!   cargo run --release --example loadgen -- --base http://127.0.0.1:18482 \
 //!       --users 'bench-{n}@vejle.overgang.test' --user-count 64 --ids ids.txt --pid 1234
@@ -11,7 +12,8 @@
 //! slows the pages and the floors alike), --pages '/transitions,/transitions/{id},
 //! /transitions/{id}/form,/children' (comma-separated; `{id}` is a random id from --ids),
 //! --floor '/healthz,/account' (the floors, each a share of its own column: the health probe, one
-//! `SELECT 1` without a session, and the smallest signed-in page), --password Overgang-demo-2026,
+//! `SELECT 1` without a session, and the smallest signed-in page), --logins 256 (sign-ins posted
+//! at once at the end, see `sign_in_burst`; 0 skips), --password Overgang-demo-2026,
 //! --accept-encoding 'gzip, deflate, br, zstd' (what Chromium sends with every page request, so
 //! pages are compressed as for a browser; '' asks for none), --pid (the server's, for its memory
 //! and CPU), --pg-pid (PostgreSQL's postmaster, for the CPU of its backends).
@@ -41,6 +43,7 @@ struct Options {
     rounds: u32,
     pages: Vec<String>,
     floors: Vec<String>,
+    logins: usize,
     ids: Vec<String>,
     pid: Option<u32>,
     pg_pid: Option<u32>,
@@ -63,6 +66,7 @@ fn options() -> Options {
             .map(String::from)
             .collect(),
         floors: vec!["/healthz".into(), "/account".into()],
+        logins: 256,
         ids: Vec::new(),
         pid: None,
         pg_pid: None,
@@ -89,6 +93,7 @@ fn options() -> Options {
                     .collect()
             }
             "--floor" => o.floors = v.split(',').map(String::from).collect(),
+            "--logins" => o.logins = v.parse().expect("--logins"),
             "--ids" => {
                 o.ids = std::fs::read_to_string(&v)
                     .expect("--ids file")
@@ -171,7 +176,9 @@ fn csrf_from(html: &str) -> Option<String> {
     Some(html[start..].split('"').next()?.to_string())
 }
 
-async fn login(o: &Options, n: usize) -> reqwest::Client {
+/// A fresh client that has fetched the login page: the client, the e-mail of user `n` and the
+/// page's CSRF token.
+async fn login_form(o: &Options, n: usize) -> (reqwest::Client, String, String) {
     let c = reqwest::Client::builder()
         .cookie_store(true)
         .redirect(redirect::Policy::none())
@@ -190,6 +197,14 @@ async fn login(o: &Options, n: usize) -> reqwest::Client {
         .await
         .unwrap();
     let token = csrf_from(&html).expect("login page has a CSRF token");
+    (c, email, token)
+}
+
+/// Posts the login form of `login_form`: the answer's status.
+async fn post_login(
+    o: &Options,
+    (c, email, token): &(reqwest::Client, String, String),
+) -> Result<StatusCode, reqwest::Error> {
     let r = c
         .post(format!("{}/login", o.base))
         .header(header::ORIGIN, &o.base)
@@ -199,10 +214,83 @@ async fn login(o: &Options, n: usize) -> reqwest::Client {
             ("password", o.password.as_str()),
         ])
         .send()
-        .await
-        .expect("POST /login");
-    assert_eq!(r.status(), StatusCode::SEE_OTHER, "login of {email}");
-    c
+        .await?;
+    let status = r.status();
+    r.bytes().await?;
+    Ok(status)
+}
+
+async fn login(o: &Options, n: usize) -> reqwest::Client {
+    let form = login_form(o, n).await;
+    let status = post_login(o, &form).await.expect("POST /login");
+    assert_eq!(status, StatusCode::SEE_OTHER, "login of {}", form.1);
+    form.0
+}
+
+/// `--logins` sign-ins posted at once, each after fetching the login page: what the first
+/// minutes of a working day, or a burst of password guesses, ask of the server. Each costs a
+/// password hash, so the server lets a few through at a time and refuses the rest with 429
+/// (`auth::password::Gate`); this shows how many got in, how fast, and the server's memory.
+async fn sign_in_burst(o: &Options) {
+    let forms = futures_util::future::join_all((0..o.logins).map(|n| login_form(o, n))).await;
+    let rss_before = rss_kib(o.pid);
+    let peak = Arc::new(std::sync::atomic::AtomicU64::new(rss_before.unwrap_or(0)));
+    let stop = Arc::new(AtomicBool::new(false));
+    let sampler = {
+        let (peak, stop, pid) = (peak.clone(), stop.clone(), o.pid);
+        tokio::spawn(async move {
+            while !stop.load(Ordering::Relaxed) {
+                if let Some(kib) = rss_kib(pid) {
+                    peak.fetch_max(kib, Ordering::Relaxed);
+                }
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        })
+    };
+    let t = Instant::now();
+    let answers = futures_util::future::join_all(forms.iter().map(|form| async move {
+        let t = Instant::now();
+        let status = post_login(o, form).await;
+        (status, t.elapsed().as_micros().min(u32::MAX as u128) as u32)
+    }))
+    .await;
+    let wall = t.elapsed().as_secs_f64();
+    stop.store(true, Ordering::Relaxed);
+    sampler.await.unwrap();
+    let mut by_answer: Vec<(String, Stats)> = Vec::new();
+    for (status, micros) in answers {
+        let answer = match status {
+            Ok(StatusCode::SEE_OTHER) => "303 signed in".to_string(),
+            Ok(StatusCode::TOO_MANY_REQUESTS) => "429 busy, try again".to_string(),
+            Ok(other) => other.to_string(),
+            Err(e) => format!("no answer: {e}"),
+        };
+        let at = match by_answer.iter().position(|(a, _)| *a == answer) {
+            Some(at) => at,
+            None => {
+                by_answer.push((answer, Stats::default()));
+                by_answer.len() - 1
+            }
+        };
+        by_answer[at].1.micros.push(micros);
+    }
+    by_answer.sort_by(|a, b| a.0.cmp(&b.0));
+    println!(
+        "\nSign-ins at once: {} posted together, all answered in {wall:.2} s\n",
+        o.logins
+    );
+    println!("| answer | count | p50 ms | p99 ms |");
+    println!("|---|---:|---:|---:|");
+    for (answer, mut st) in by_answer {
+        let (_, p50, p99, _) = summary(&mut st, wall);
+        println!("| {answer} | {} | {p50:.1} | {p99:.1} |", st.micros.len());
+    }
+    println!(
+        "\nServer RSS: before {}, highest while signing in {}, after {}",
+        mib(rss_before),
+        mib(Some(peak.load(Ordering::Relaxed)).filter(|_| rss_before.is_some())),
+        mib(rss_kib(o.pid))
+    );
 }
 
 #[derive(Default)]
@@ -475,6 +563,9 @@ async fn main() {
             "\nServer RSS after the solo phases: {}",
             mib(rss_kib(o.pid))
         );
+    }
+    if o.logins > 0 {
+        sign_in_burst(&o).await;
     }
     let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     println!("load average after: {}", load.trim());

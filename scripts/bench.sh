@@ -2,11 +2,12 @@
 # Load benchmark of the main pages: a release build on a fresh embedded database with the demo
 # data plus generated load (scripts/bench-data.sql: CHILDREN children with answered transitions
 # in Vejle, STAFF pedagogues to log in as), then examples/loadgen.rs: SESSIONS concurrent
-# sessions that each log in and loop over the pages, each page alone, and each floor page alone.
+# sessions that each log in and loop over the pages, each page alone, each floor page alone, and
+# at last a burst of sign-ins posted at once (--logins, default 256; 0 skips).
 #
 #   scripts/bench.sh [--sessions 64] [--duration 300] [--warmup 10] [--solo 20] [--rounds 5]
 #                    [--pages '/transitions,/transitions/{id},/transitions/{id}/form,/children']
-#                    [--floor '/healthz,/account']
+#                    [--floor '/healthz,/account'] [--logins 256]
 #   CHILDREN=900 STAFF=64 BENCH_PORT=18482 scripts/bench.sh --duration 30
 #
 # Every option is handed to the load client; `{id}` in a page is a random transition of
