@@ -146,6 +146,11 @@ pub fn weakness(password: &str) -> Option<&'static str> {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::{
+        atomic::{AtomicUsize, Ordering::SeqCst},
+        mpsc, Mutex,
+    };
+
     use super::*;
 
     #[tokio::test]
@@ -164,20 +169,42 @@ mod tests {
         assert!(!check(Some("not a hash"), "x").await.unwrap());
     }
 
-    /// A job for the gate that counts how many run at once and blocks until it is released.
-    fn job(
-        now: &Arc<std::sync::atomic::AtomicUsize>,
-        most: &Arc<std::sync::atomic::AtomicUsize>,
-        release: &Arc<std::sync::Mutex<std::sync::mpsc::Receiver<()>>>,
-    ) -> impl FnOnce() -> usize + Send + 'static {
-        use std::sync::atomic::Ordering::SeqCst;
-        let (now, most, release) = (now.clone(), most.clone(), release.clone());
-        move || {
-            let n = now.fetch_add(1, SeqCst) + 1;
-            most.fetch_max(n, SeqCst);
-            release.lock().unwrap().recv().unwrap();
-            now.fetch_sub(1, SeqCst);
-            n
+    /// A gate, and requests through it whose computations count how many run at once and
+    /// each run until `release` is sent once.
+    struct Rig {
+        gate: Arc<Gate>,
+        now: Arc<AtomicUsize>,
+        most: Arc<AtomicUsize>,
+        release: mpsc::Sender<()>,
+        held: Arc<Mutex<mpsc::Receiver<()>>>,
+    }
+
+    impl Rig {
+        fn new(running: usize, waiting: usize) -> Self {
+            let (release, held) = mpsc::channel();
+            Rig {
+                gate: Arc::new(Gate::new(running, waiting)),
+                now: Arc::default(),
+                most: Arc::default(),
+                release,
+                held: Arc::new(Mutex::new(held)),
+            }
+        }
+
+        /// A request: the number of computations running when its own started.
+        fn request(&self) -> tokio::task::JoinHandle<Result<usize, Busy>> {
+            let (gate, now) = (self.gate.clone(), self.now.clone());
+            let (most, held) = (self.most.clone(), self.held.clone());
+            tokio::spawn(async move {
+                gate.run(move || {
+                    let n = now.fetch_add(1, SeqCst) + 1;
+                    most.fetch_max(n, SeqCst);
+                    held.lock().unwrap().recv().unwrap();
+                    now.fetch_sub(1, SeqCst);
+                    n
+                })
+                .await
+            })
         }
     }
 
@@ -193,54 +220,44 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn gate_runs_one_at_a_time_and_refuses_beyond_its_waiting_room() {
-        let gate = Arc::new(Gate::new(1, 2));
-        let (now, most) = (Arc::default(), Arc::default());
-        let (release, rx) = std::sync::mpsc::channel();
-        let rx = Arc::new(std::sync::Mutex::new(rx));
-        let admitted: Vec<_> = (0..3)
-            .map(|_| {
-                let (gate, work) = (gate.clone(), job(&now, &most, &rx));
-                tokio::spawn(async move { gate.run(work).await })
-            })
-            .collect();
+        let rig = Rig::new(1, 2);
+        let admitted: Vec<_> = (0..3).map(|_| rig.request()).collect();
         // One runs, two wait: the fourth is refused at once, and nothing else runs.
-        until(|| gate.admitted.available_permits() == 0).await;
-        let fourth = tokio::time::timeout(std::time::Duration::from_secs(5), gate.run(|| 0));
+        until(|| rig.gate.admitted.available_permits() == 0).await;
+        let fourth = tokio::time::timeout(std::time::Duration::from_secs(5), rig.gate.run(|| 0));
         assert!(
             matches!(fourth.await, Ok(Err(Busy))),
             "refused at once, not queued"
         );
         for _ in 0..3 {
-            release.send(()).unwrap();
+            rig.release.send(()).unwrap();
         }
-        for task in admitted {
-            assert_eq!(task.await.unwrap().unwrap(), 1, "one computation at a time");
+        for request in admitted {
+            assert_eq!(
+                request.await.unwrap().unwrap(),
+                1,
+                "one computation at a time"
+            );
         }
-        assert_eq!(most.load(std::sync::atomic::Ordering::SeqCst), 1);
+        assert_eq!(rig.most.load(SeqCst), 1);
         // Everyone is out again, so the gate admits as before.
-        assert_eq!(gate.run(|| 7).await.unwrap(), 7);
-        assert_eq!(gate.admitted.available_permits(), 3);
+        assert_eq!(rig.gate.run(|| 7).await.unwrap(), 7);
+        assert_eq!(rig.gate.admitted.available_permits(), 3);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn an_abandoned_request_counts_until_its_computation_ends() {
-        let gate = Arc::new(Gate::new(1, 0));
-        let (now, most) = (Arc::default(), Arc::default());
-        let (release, rx) = std::sync::mpsc::channel();
-        let rx = Arc::new(std::sync::Mutex::new(rx));
-        let request = {
-            let (gate, work) = (gate.clone(), job(&now, &most, &rx));
-            tokio::spawn(async move { gate.run(work).await })
-        };
-        until(|| now.load(std::sync::atomic::Ordering::SeqCst) == 1).await;
+        let rig = Rig::new(1, 0);
+        let request = rig.request();
+        until(|| rig.now.load(SeqCst) == 1).await;
         request.abort();
         assert!(request.await.unwrap_err().is_cancelled());
         // The computation goes on without its request, and still counts ...
-        assert!(matches!(gate.run(|| 0).await, Err(Busy)));
-        release.send(()).unwrap();
+        assert!(matches!(rig.gate.run(|| 0).await, Err(Busy)));
+        rig.release.send(()).unwrap();
         // ... until it ends.
-        until(|| gate.admitted.available_permits() == 1).await;
-        assert_eq!(gate.run(|| 7).await.unwrap(), 7);
+        until(|| rig.gate.admitted.available_permits() == 1).await;
+        assert_eq!(rig.gate.run(|| 7).await.unwrap(), 7);
     }
 
     #[test]
