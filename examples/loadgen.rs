@@ -257,7 +257,7 @@ async fn sign_in_burst(o: &Options) {
     let wall = t.elapsed().as_secs_f64();
     stop.store(true, Ordering::Relaxed);
     sampler.await.unwrap();
-    let mut by_answer: Vec<(String, Stats)> = Vec::new();
+    let mut by_answer: std::collections::BTreeMap<String, Stats> = Default::default();
     for (status, micros) in answers {
         let answer = match status {
             Ok(StatusCode::SEE_OTHER) => "303 signed in".to_string(),
@@ -265,16 +265,8 @@ async fn sign_in_burst(o: &Options) {
             Ok(other) => other.to_string(),
             Err(e) => format!("no answer: {e}"),
         };
-        let at = match by_answer.iter().position(|(a, _)| *a == answer) {
-            Some(at) => at,
-            None => {
-                by_answer.push((answer, Stats::default()));
-                by_answer.len() - 1
-            }
-        };
-        by_answer[at].1.micros.push(micros);
+        by_answer.entry(answer).or_default().micros.push(micros);
     }
-    by_answer.sort_by(|a, b| a.0.cmp(&b.0));
     println!(
         "\nSign-ins at once: {} posted together, all answered in {wall:.2} s\n",
         o.logins
