@@ -31,15 +31,16 @@ impl From<Busy> for AppError {
 
 /// Bounds the argon2 computations: at most `running` at once, each on a blocking thread, and
 /// at most `admitted` (the running ones included) in the building at all; a request beyond that
-/// is refused at once. Without it every login took a blocking thread and its 19 MiB: 128 logins
-/// at once took the server from 44 MiB to 1 GiB (measured), and tokio allows 512 such threads.
+/// is refused at once. Without it every login took a blocking thread and its 19 MiB: 256 logins
+/// at once took the server from 52 MiB to 3.3 GiB (measured, docs/performance.md), and tokio
+/// allows 512 such threads.
 pub struct Gate {
     running: Arc<Semaphore>,
     admitted: Arc<Semaphore>,
 }
 
-/// How many may wait for each computation that runs: at some 25 ms a computation, the last of
-/// them has its answer within two seconds.
+/// How many may wait for each computation that runs: at 15 to 25 ms a computation, the last of
+/// them has its answer within one or two seconds.
 const WAITING_PER_RUNNING: usize = 64;
 
 impl Gate {
@@ -75,9 +76,7 @@ impl Gate {
         // A panic in the work is the request's panic (a 500 page), as if it had run inline.
         done.map_err(|e| std::panic::resume_unwind(e.into_panic()))
     }
-}
 
-impl Gate {
     /// The app's gate (`AppState::passwords`): half the cores compute (at least one), so pages
     /// keep the rest.
     pub fn for_machine() -> Self {
