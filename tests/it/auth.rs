@@ -399,13 +399,22 @@ async fn a_login_while_the_password_checks_are_full_is_refused_and_counts_as_no_
     state.passwords = gate.clone();
     let app = crate::common::serve(state, owner).await;
     let (release, held) = std::sync::mpsc::channel::<()>();
+    let (started, running) = tokio::sync::oneshot::channel::<()>();
     let other = {
         let gate = gate.clone();
-        tokio::spawn(async move { gate.run(move || held.recv()).await })
+        tokio::spawn(async move {
+            gate.run(move || {
+                started.send(()).unwrap();
+                held.recv()
+            })
+            .await
+        })
     };
-    while !matches!(gate.run(|| ()).await, Err(Busy)) {
-        tokio::time::sleep(std::time::Duration::from_millis(1)).await;
-    }
+    running.await.expect("the other check runs");
+    assert!(
+        matches!(gate.run(|| ()).await, Err(Busy)),
+        "the gate is full"
+    );
 
     let c = app.client();
     let r = c.login("paedagog@vejle.overgang.test", PASSWORD).await;
