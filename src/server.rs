@@ -1,6 +1,6 @@
 //! The commands: serve, migrate, seed-demo, seed-synthetic, purge.
 
-use std::{net::SocketAddr, path::PathBuf};
+use std::path::PathBuf;
 
 use anyhow::Context;
 use sqlx::postgres::PgConnectOptions;
@@ -170,10 +170,14 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let reminder_task =
         crate::parents::reminders::spawn(pool.clone(), config.clone(), stop_mail.subscribe());
     let state = AppState::new(pool.clone(), config).context("sprogfilerne kunne ikke læses")?;
-    let app = crate::router(state).into_make_service_with_connect_info::<SocketAddr>();
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
+    let app = crate::router(state);
+    crate::web::serve::serve(
+        listener,
+        app,
+        crate::web::serve::HEADER_TIMEOUT,
+        shutdown_signal(),
+    )
+    .await;
     tracing::info!("stopper");
     // Requests are done, so nothing queues mail any more; let a delivery in progress finish,
     // but do not let a hanging SMTP server hold up the shutdown.

@@ -6,6 +6,7 @@ pub mod escape;
 pub mod form;
 pub mod layout;
 pub mod security;
+pub mod serve;
 
 use askama::Template;
 use axum::{

@@ -46,8 +46,13 @@ pub async fn spawn_app_with(config: Config) -> TestApp {
 pub async fn serve(state: AppState, owner: PgConnectOptions) -> TestApp {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let app = overgang::router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    // The app's own server loop, as `overgang serve` runs it.
+    tokio::spawn(overgang::web::serve::serve(
+        listener,
+        overgang::router(state.clone()),
+        overgang::web::serve::HEADER_TIMEOUT,
+        std::future::pending(),
+    ));
     TestApp {
         addr,
         db: state.db.clone(),

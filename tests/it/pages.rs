@@ -212,3 +212,50 @@ async fn static_files_are_compressed_too_and_every_answer_decodes_alone() {
         call_raw(get("/static/dkfds/img/logo-placeholder.png", "zstd", false)).await;
     assert!(headers.get(header::CONTENT_ENCODING).is_none());
 }
+
+#[tokio::test]
+async fn connections_that_do_not_finish_their_headers_or_stay_idle_are_closed() {
+    use std::time::{Duration, Instant};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let (state, _owner) = state().await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let deadline = Duration::from_millis(500);
+    tokio::spawn(overgang::web::serve::serve(
+        listener,
+        overgang::router(state),
+        deadline,
+        std::future::pending(),
+    ));
+    let opened = Instant::now();
+    // Half a request, then nothing.
+    let mut slow = tokio::net::TcpStream::connect(addr).await.unwrap();
+    slow.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .unwrap();
+    // A whole request, answered, and then the connection kept alive with nothing more.
+    let mut idle = tokio::net::TcpStream::connect(addr).await.unwrap();
+    idle.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let mut answer = vec![0; 1024];
+    let n = idle.read(&mut answer).await.unwrap();
+    assert!(String::from_utf8_lossy(&answer[..n]).starts_with("HTTP/1.1 200"));
+    // Meanwhile everyone else is served as usual.
+    let r = reqwest::get(format!("http://{addr}/healthz"))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+
+    for (name, stream) in [("half a request", &mut slow), ("idle", &mut idle)] {
+        let mut rest = Vec::new();
+        let closed = tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut rest));
+        assert!(closed.await.is_ok(), "{name}: the server closed it");
+        assert!(
+            !String::from_utf8_lossy(&rest).contains("200 OK"),
+            "{name}: nothing more was answered"
+        );
+    }
+    assert!(opened.elapsed() >= deadline, "not before the deadline");
+}
