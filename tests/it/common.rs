@@ -44,13 +44,22 @@ pub async fn spawn_app_with(config: Config) -> TestApp {
 
 /// A real server on a free port for a state the test has prepared (from `state`).
 pub async fn serve(state: AppState, owner: PgConnectOptions) -> TestApp {
+    serve_with_deadline(state, owner, overgang::web::serve::HEADER_TIMEOUT).await
+}
+
+/// As `serve`, with its own deadline for a request's headers.
+pub async fn serve_with_deadline(
+    state: AppState,
+    owner: PgConnectOptions,
+    header_timeout: std::time::Duration,
+) -> TestApp {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     // The app's own server loop, as `overgang serve` runs it.
     tokio::spawn(overgang::web::serve::serve(
         listener,
         overgang::router(state.clone()),
-        overgang::web::serve::HEADER_TIMEOUT,
+        header_timeout,
         std::future::pending(),
     ));
     TestApp {

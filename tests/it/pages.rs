@@ -218,16 +218,11 @@ async fn connections_that_do_not_finish_their_headers_or_stay_idle_are_closed() 
     use std::time::{Duration, Instant};
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-    let (state, _owner) = state().await;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
+    let (state, owner) = state().await;
     let deadline = Duration::from_millis(500);
-    tokio::spawn(overgang::web::serve::serve(
-        listener,
-        overgang::router(state),
-        deadline,
-        std::future::pending(),
-    ));
+    let addr = crate::common::serve_with_deadline(state, owner, deadline)
+        .await
+        .addr;
     let opened = Instant::now();
     // Half a request, then nothing.
     let mut slow = tokio::net::TcpStream::connect(addr).await.unwrap();
