@@ -507,7 +507,7 @@ fn short_id(id: Uuid) -> String {
 
 fn parse_query(raw: Option<&str>) -> AppResult<RawFilter> {
     serde_html_form::from_str(raw.unwrap_or(""))
-        .map_err(|_| AppError::BadRequest("Adressen indeholdt ugyldige søgeparametre.".into()))
+        .map_err(|_| AppError::BadRequest(web::BAD_QUERY.into()))
 }
 
 pub async fn list(mut ctx: Ctx, RawQuery(raw): RawQuery) -> AppResult<Response> {

@@ -411,6 +411,17 @@ async fn check_unsafe(req: Request, expected: &str) -> Result<Request, AppError>
 pub async fn middleware(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
     let secure = state.config.secure_cookies;
     let headers = req.headers().clone();
+    let refuse = |uri: &axum::http::Uri, e: AppError| {
+        // The parents' pages answer in the language the parent reads them in.
+        if uri.path().starts_with("/foraelder/") {
+            crate::parents::page::refusal(&state, &headers, uri, e)
+        } else {
+            e.into_response()
+        }
+    };
+    if web::query_holds_nul(req.uri()) {
+        return refuse(req.uri(), AppError::BadRequest(web::BAD_QUERY.into()));
+    }
     let client_addr = req
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
@@ -451,11 +462,7 @@ pub async fn middleware(State(state): State<AppState>, mut req: Request, next: N
         let uri = req.uri().clone();
         req = match check_unsafe(req, if new_anon.is_some() { "" } else { &csrf }).await {
             Ok(r) => r,
-            // The parents' pages answer in the language the parent reads them in.
-            Err(e) if uri.path().starts_with("/foraelder/") => {
-                return crate::parents::page::refusal(&state, &headers, &uri, e)
-            }
-            Err(e) => return e.into_response(),
+            Err(e) => return refuse(&uri, e),
         };
     }
 

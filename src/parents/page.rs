@@ -131,7 +131,7 @@ fn problem(
 }
 
 /// A request the session layer refused before any handler ran (CSRF check, body too large,
-/// not a form), answered in the visitor's language when it was for a parents' page.
+/// not a form, a NUL in the address), answered in the visitor's language when it was for a parents' page.
 pub fn refusal(state: &AppState, headers: &HeaderMap, uri: &Uri, err: AppError) -> Response {
     let (code, _) = i18n::negotiate(&state.i18n, uri.query(), headers);
     let tr = state.i18n.tr(&code);
@@ -147,10 +147,14 @@ pub fn refusal(state: &AppState, headers: &HeaderMap, uri: &Uri, err: AppError) 
             "error.bad_request",
             tr.t("error.bad_form"),
         ),
-        AppError::BadRequest(_) => (
+        AppError::BadRequest(m) => (
             StatusCode::BAD_REQUEST,
             "error.bad_request",
-            tr.t("error.bad_form"),
+            tr.t(if m == web::BAD_QUERY {
+                "error.bad_query"
+            } else {
+                "error.bad_form"
+            }),
         ),
         other => return other.into_response(),
     };

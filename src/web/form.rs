@@ -35,6 +35,16 @@ where
     }
 }
 
+/// What a refused query string is told.
+pub const BAD_QUERY: &str = "Adressen indeholdt ugyldige søgeparametre.";
+
+/// Whether the address's query string holds a NUL (`%00`, the only way to write one): no
+/// handler can use it, and PostgreSQL refuses it in any text, so the request is refused before
+/// a handler passes it on (as `session::form_pairs` refuses one in a form).
+pub fn query_holds_nul(uri: &axum::http::Uri) -> bool {
+    uri.query().is_some_and(|q| q.contains("%00"))
+}
+
 /// Query strings; a malformed one is a 400 page, not axum's plain-text rejection.
 pub struct Query<T>(pub T);
 
@@ -51,7 +61,7 @@ where
     ) -> Result<Self, Self::Rejection> {
         serde_html_form::from_str(parts.uri.query().unwrap_or(""))
             .map(Query)
-            .map_err(|_| AppError::BadRequest("Adressen indeholdt ugyldige søgeparametre.".into()))
+            .map_err(|_| AppError::BadRequest(BAD_QUERY.into()))
     }
 }
 

@@ -15,7 +15,7 @@ use axum::{
 };
 
 pub use error::{AppError, AppResult};
-pub use form::{FieldErrors, Form, Path, Query, SelectOption};
+pub use form::{query_holds_nul, FieldErrors, Form, Path, Query, SelectOption, BAD_QUERY};
 pub use layout::{Flash, Layout, NavItem};
 
 pub const FLASH_COOKIE: &str = "ov_flash";
