@@ -10,13 +10,15 @@ use std::{
 };
 
 use axum::{
-    body::{to_bytes, Body},
+    body::{to_bytes, Body, Bytes},
     extract::{ConnectInfo, Request, State},
     http::{header, Method},
     middleware::Next,
     response::{IntoResponse, Response},
 };
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
+use bytes::BytesMut;
+use futures_util::StreamExt;
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 use sqlx::{types::Json, PgPool};
@@ -336,6 +338,22 @@ fn form_pairs(body: &[u8]) -> Option<Vec<(String, String)>> {
         .collect()
 }
 
+/// How far into a multipart body its CSRF token may lie (a file comes after it).
+const TOKEN_WITHIN: usize = 64 * 1024;
+
+/// The `_csrf` field of the beginning of a multipart body: `Ok(None)` when every field there
+/// is complete and none is the token, an error when a field is cut off (or the body malformed).
+async fn multipart_token(head: Bytes, boundary: &str) -> Result<Option<String>, multer::Error> {
+    let stream = futures_util::stream::once(std::future::ready(Ok::<_, std::io::Error>(head)));
+    let mut multipart = multer::Multipart::new(stream, boundary);
+    while let Some(field) = multipart.next_field().await? {
+        if field.name() == Some("_csrf") {
+            return field.text().await.map(Some);
+        }
+    }
+    Ok(None)
+}
+
 fn token_matches(given: &str, expected: &str) -> bool {
     !expected.is_empty() && given.as_bytes().ct_eq(expected.as_bytes()).into()
 }
@@ -354,36 +372,41 @@ async fn check_unsafe(req: Request, expected: &str) -> Result<Request, AppError>
     let content_type = raw_content_type.to_ascii_lowercase();
     if content_type.starts_with("multipart/form-data") {
         // File uploads: a plain HTML form cannot set a header, so the token travels as a form
-        // field like everywhere else and is read from the buffered body.
+        // field like everywhere else. Our forms put it first, so only the body's beginning is
+        // read here; the rest streams on to the handler, under its route's size limit.
         let boundary = multer::parse_boundary(&raw_content_type)
             .map_err(|_| AppError::BadRequest(BAD_FORM.into()))?;
         let (parts, body) = req.into_parts();
-        let bytes = to_bytes(body, MAX_UPLOAD_BYTES)
-            .await
-            .map_err(|_| AppError::PayloadTooLarge)?;
-        let stream =
-            futures_util::stream::once(std::future::ready(Ok::<_, std::io::Error>(bytes.clone())));
-        let mut multipart = multer::Multipart::new(stream, boundary);
-        let mut given = None;
-        while let Some(field) = multipart
-            .next_field()
-            .await
-            .map_err(|_| AppError::BadRequest(BAD_FORM.into()))?
-        {
-            if field.name() == Some("_csrf") {
-                given = Some(
-                    field
-                        .text()
-                        .await
-                        .map_err(|_| AppError::BadRequest(BAD_FORM.into()))?,
-                );
-                break;
+        let mut rest = body.into_data_stream();
+        let mut head = BytesMut::new();
+        let given = loop {
+            if head.len() >= TOKEN_WITHIN {
+                return Err(AppError::Csrf);
             }
-        }
-        if !token_matches(given.as_deref().unwrap_or(""), expected) {
+            let ended = match rest.next().await {
+                Some(Ok(chunk)) => {
+                    head.extend_from_slice(&chunk);
+                    false
+                }
+                Some(Err(_)) => return Err(AppError::BadRequest(BAD_FORM.into())),
+                None => true,
+            };
+            match multipart_token(head.clone().freeze(), &boundary).await {
+                Ok(Some(token)) => break token,
+                Ok(None) if ended => return Err(AppError::Csrf),
+                Err(_) if ended => return Err(AppError::BadRequest(BAD_FORM.into())),
+                // a field is cut off where the body read so far ends
+                _ => {}
+            }
+        };
+        if !token_matches(&given, expected) {
             return Err(AppError::Csrf);
         }
-        return Ok(Request::from_parts(parts, Body::from(bytes)));
+        let head = futures_util::stream::once(std::future::ready(Ok(head.freeze())));
+        return Ok(Request::from_parts(
+            parts,
+            Body::from_stream(head.chain(rest)),
+        ));
     }
     if !content_type.starts_with("application/x-www-form-urlencoded") {
         return if content_type.is_empty() {
@@ -515,6 +538,24 @@ mod tests {
         assert!(form_pairs(b"name=%FF").is_none());
         assert!(form_pairs(b"name=a%00b").is_none());
         assert!(form_pairs(&[b'a', b'=', 0xC3]).is_none());
+    }
+
+    #[tokio::test]
+    async fn the_token_is_read_from_the_beginning_of_a_multipart_body() {
+        let body = "--XX\r\nContent-Disposition: form-data; name=\"_csrf\"\r\n\r\ntok\r\n--XX\r\n\
+                    Content-Disposition: form-data; name=\"file\"; filename=\"a.csv\"\r\n\r\nnavn";
+        let token =
+            |end: usize| multipart_token(Bytes::copy_from_slice(&body.as_bytes()[..end]), "XX");
+        // The whole token field, and the file only begun.
+        assert_eq!(token(body.len()).await.unwrap().as_deref(), Some("tok"));
+        // Cut off inside the token: not known yet.
+        assert!(token(body.find("tok").unwrap() + 2).await.is_err());
+        // Every field complete, none of them the token.
+        let other = "--XX\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\nb\r\n--XX--\r\n";
+        assert_eq!(
+            multipart_token(Bytes::from(other), "XX").await.unwrap(),
+            None
+        );
     }
 
     #[test]
