@@ -64,6 +64,16 @@ impl Kind {
         }
     }
 
+    /// `n` of the kind in words: "1 institution", "2 institutioner", "1 barn", "2 børn".
+    pub fn counted(self, n: usize) -> String {
+        let word = match (self, n) {
+            (Kind::Institutions, 1) => "institution",
+            (Kind::Children, 1) => "barn",
+            _ => self.label(),
+        };
+        format!("{n} {word}")
+    }
+
     fn columns(self) -> &'static [(&'static str, &'static str)] {
         match self {
             Kind::Institutions => institutions::COLUMNS,
@@ -153,6 +163,8 @@ pub struct PreviewPage {
     pub fatal: Option<String>,
     pub batch: Option<Uuid>,
     pub row_count: usize,
+    /// `row_count` with the kind, in words ("1 barn").
+    pub counted: String,
     pub notes: Vec<String>,
     pub headers: Vec<&'static str>,
     pub sample: Vec<Vec<String>>,
@@ -265,6 +277,7 @@ fn preview(
         fatal: None,
         batch: None,
         row_count: 0,
+        counted: String::new(),
         notes: Vec::new(),
         headers: Vec::new(),
         sample: Vec::new(),
@@ -281,6 +294,7 @@ fn preview(
         Ok(c) => {
             page.batch = batch;
             page.row_count = c.plan.row_count();
+            page.counted = kind.counted(page.row_count);
             page.notes = c.plan.notes();
             page.headers = c.plan.headers();
             page.sample = c.plan.sample();
@@ -414,6 +428,6 @@ async fn confirm(mut ctx: Ctx, Path(id): Path<Uuid>) -> AppResult<Response> {
     ctx.commit().await?;
     Ok(web::redirect_with_flash(
         "/import",
-        Flash::success(format!("{n} {} er importeret.", kind.label())),
+        Flash::success(format!("{} er importeret.", kind.counted(n))),
     ))
 }

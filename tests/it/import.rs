@@ -162,6 +162,8 @@ async fn imports_are_for_administrators_of_their_own_municipality() {
     // A Stevns administrator cannot confirm a Vejle batch.
     let r = admin.upload("/import/institutions", "x.csv", csv).await;
     let html = r.text().await.unwrap();
+    assert!(html.contains("1 institution er klar til import"), "{html}");
+    assert!(html.contains("Importér 1 institution</button>"));
     let action = form_action(&html, "/import/batch/").unwrap();
     let stevns = app.login("admin@stevns.overgang.test").await;
     let r = stevns
