@@ -771,3 +771,59 @@ async fn maintained_totals_equal_a_rebuild_and_survive_removing_personal_data() 
     }
     assert_eq!(app.count("SELECT count(*) FROM guardians").await, 0);
 }
+
+/// Changes to one transition committed at the same moment each move its figures once: the
+/// second refresh waits for the first and starts from what it committed. Before, it found the
+/// first one's new facts row invisible, inserted its own beside it and failed on the key (a 500
+/// for 11 of 16 consent decisions recorded at once), or would have counted the transition twice.
+#[tokio::test]
+async fn concurrent_changes_to_one_transition_keep_the_totals_right() {
+    let app = spawn_app().await;
+    let d = made(&app).await;
+    let filter = Filter {
+        scope: Scope::Municipality,
+        year: None,
+        kind: None,
+    };
+    let mut conn = app.owner_conn().await;
+    let transition: Uuid = sqlx::query_scalar(
+        "SELECT c.transition_id FROM consent_records c
+         JOIN insight_facts f USING (municipality_id, transition_id)
+         WHERE c.municipality_id = $1 LIMIT 1",
+    )
+    .bind(d.m)
+    .fetch_one(&mut conn)
+    .await
+    .unwrap();
+    let tasks: Vec<_> = (0..8)
+        .map(|_| {
+            let app = &app;
+            async move {
+                use sqlx::Connection;
+                let mut conn = app.owner_conn().await;
+                let mut tx = conn.begin().await.unwrap();
+                sqlx::query(
+                    "INSERT INTO consent_records (municipality_id, transition_id, section_id, decision, method)
+                     SELECT municipality_id, transition_id, section_id, 'given', 'link'
+                     FROM consent_records WHERE transition_id = $1 LIMIT 1",
+                )
+                .bind(transition)
+                .execute(&mut *tx)
+                .await?;
+                // held open a moment, so that the others' refreshes meet this one's
+                sqlx::query("SELECT pg_sleep(0.05)").execute(&mut *tx).await?;
+                tx.commit().await
+            }
+        })
+        .collect();
+    for result in futures_util::future::join_all(tasks).await {
+        result.expect("every change commits");
+    }
+    let maintained = compute(&app, d.m, &filter).await;
+    sqlx::query("SELECT insight_rebuild($1)")
+        .bind(d.m)
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(compute(&app, d.m, &filter).await, maintained);
+}
