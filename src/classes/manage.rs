@@ -345,42 +345,34 @@ pub async fn create(mut ctx: Ctx, Form(f): Form<CreateForm>) -> AppResult<Respon
         errors.add("school_year", "Skriv året, klassen starter, fx 2027.");
     }
     if let (Some(inst), Some(year), true) = (institution, year, errors.is_empty()) {
-        let taken = sqlx::query_scalar!(
-            r#"SELECT EXISTS (SELECT 1 FROM school_classes
-                              WHERE municipality_id = $1 AND institution_id = $2 AND school_year = $3
-                                AND lower(name) = lower($4)) AS "taken!""#,
+        // A name already taken that school year (case aside) inserts nothing: also when two
+        // create it at the same moment, where a check before the insert would let both through.
+        let created = sqlx::query_scalar!(
+            "INSERT INTO school_classes (municipality_id, institution_id, school_year, name, created_by)
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING RETURNING id",
             m,
             inst,
             year,
-            name
+            name,
+            ctx.user.id
         )
-        .fetch_one(&mut *ctx.tx)
+        .fetch_optional(&mut *ctx.tx)
         .await?;
-        if taken {
-            errors.add(
+        match created {
+            Some(id) => {
+                return done(
+                    ctx,
+                    Entry::new("create_class", "class", Some(id))
+                        .details(json!({ "institution_id": inst, "school_year": year })),
+                    &class_path(id),
+                    format!("Klassen {name} er oprettet."),
+                )
+                .await;
+            }
+            None => errors.add(
                 "name",
                 "Der findes allerede en klasse med det navn i det skoleår.",
-            );
-        } else {
-            let id = sqlx::query_scalar!(
-                "INSERT INTO school_classes (municipality_id, institution_id, school_year, name, created_by)
-                 VALUES ($1, $2, $3, $4, $5) RETURNING id",
-                m,
-                inst,
-                year,
-                name,
-                ctx.user.id
-            )
-            .fetch_one(&mut *ctx.tx)
-            .await?;
-            return done(
-                ctx,
-                Entry::new("create_class", "class", Some(id))
-                    .details(json!({ "institution_id": inst, "school_year": year })),
-                &class_path(id),
-                format!("Klassen {name} er oprettet."),
-            )
-            .await;
+            ),
         }
     }
     let page = list_page(&mut ctx, &access, f, errors).await?;

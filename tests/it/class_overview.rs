@@ -503,3 +503,39 @@ async fn a_delegate_places_children_until_the_leader_revokes_it() {
         "only the delegate's placement while delegated"
     );
 }
+
+/// The same class created by eight requests at once (a double click, two colleagues): one
+/// creates it, the others get the form back with "the name is taken", none a 500. Before, the
+/// check for the name and the insert were two statements, and a request whose check ran before
+/// another's insert committed failed on the unique key.
+#[tokio::test]
+async fn a_class_created_twice_at_once_is_created_once() {
+    let app = spawn_app().await;
+    let admin = app.login("admin@vejle.overgang.test").await;
+    let school = institution(&app, "Bakkeskolen").await.to_string();
+    let token = admin.csrf("/classes").await;
+    let fields = [
+        ("_csrf", token.as_str()),
+        ("institution_id", school.as_str()),
+        ("name", "0.R"),
+        ("school_year", "2027"),
+    ];
+    let answers = futures_util::future::join_all(
+        (0..8).map(|_| async { admin.post_form("/classes", &fields).await.status() }),
+    )
+    .await;
+    let created = answers
+        .iter()
+        .filter(|s| **s == StatusCode::SEE_OTHER)
+        .count();
+    let taken = answers
+        .iter()
+        .filter(|s| **s == StatusCode::UNPROCESSABLE_ENTITY)
+        .count();
+    assert_eq!((created, taken), (1, 7), "{answers:?}");
+    assert_eq!(
+        app.count("SELECT count(*) FROM school_classes WHERE name = '0.R'")
+            .await,
+        1
+    );
+}
