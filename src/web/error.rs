@@ -90,6 +90,11 @@ impl AppError {
                 "Siden kan ikke bruges på den måde.".into(),
             ),
             AppError::TooManyRequests(msg) => (StatusCode::TOO_MANY_REQUESTS, "For mange forsøg", msg.clone()),
+            AppError::Database(e) if lost_race(e) => (
+                StatusCode::CONFLICT,
+                "Ændringen kunne ikke gemmes",
+                "Det samme blev ændret et andet sted i samme øjeblik, så intet er gemt. Genindlæs siden og prøv igen.".into(),
+            ),
             AppError::Database(_) | AppError::Template(_) | AppError::Internal(_) => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "Der skete en fejl",
@@ -134,8 +139,25 @@ impl IntoResponse for AppError {
         if status.is_server_error() {
             // Logged here, inside the request's trace span; the page says nothing specific.
             tracing::error!(error = %self, "request failed");
+        } else if matches!(self, AppError::Database(_)) {
+            // A race the handler does not answer itself: worth a form message of its own.
+            tracing::warn!(error = %self, "request lost a race with another");
         }
         error_page(status, heading, &message)
+    }
+}
+
+/// Whether a statement failed only because a concurrent transaction got there first: the
+/// same form sent twice at once (a double click), two people changing one thing. The request's
+/// transaction is rolled back, so nothing of it is stored; handlers that expect such a race
+/// answer it with a message of their own (`constraint_name`), and this is the answer for the
+/// rest: a unique key taken meanwhile, a serialization failure, a deadlock.
+fn lost_race(err: &sqlx::Error) -> bool {
+    match err {
+        sqlx::Error::Database(db) => {
+            matches!(db.code().as_deref(), Some("23505" | "40001" | "40P01"))
+        }
+        _ => false,
     }
 }
 

@@ -254,3 +254,34 @@ async fn connections_that_do_not_finish_their_headers_or_stay_idle_are_closed() 
     }
     assert!(opened.elapsed() >= deadline, "not before the deadline");
 }
+
+/// A statement that lost a race with another request (a unique key taken meanwhile, a
+/// serialization failure, a deadlock) is answered with a 409 page saying nothing was saved,
+/// where a handler has no message of its own for it; any other database error stays a 500.
+#[tokio::test]
+async fn a_lost_race_is_a_conflict_and_other_database_errors_are_not() {
+    use axum::response::IntoResponse;
+    use overgang::web::AppError;
+
+    let app = crate::common::spawn_app().await;
+    let mut conn = app.owner_conn().await;
+    for (sql, expected) in [
+        (
+            "INSERT INTO municipalities (code, name) SELECT code, name FROM municipalities LIMIT 1",
+            StatusCode::CONFLICT,
+        ),
+        (
+            "DO $$ BEGIN RAISE EXCEPTION 'x' USING ERRCODE = '40001'; END $$",
+            StatusCode::CONFLICT,
+        ),
+        (
+            "DO $$ BEGIN RAISE EXCEPTION 'x' USING ERRCODE = '40P01'; END $$",
+            StatusCode::CONFLICT,
+        ),
+        ("SELECT 1 / 0", StatusCode::INTERNAL_SERVER_ERROR),
+    ] {
+        let err = sqlx::query(sql).execute(&mut conn).await.unwrap_err();
+        let response = AppError::from(err).into_response();
+        assert_eq!(response.status(), expected, "{sql}");
+    }
+}
