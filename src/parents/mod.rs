@@ -251,6 +251,28 @@ pub async fn current_decisions(
         .collect())
 }
 
+/// `current_decisions`, for recording a new one: locks the transition's row first, for the
+/// rest of the transaction, so that decisions on one transition are recorded one after the
+/// other, each seeing those before it (the statement after the lock sees what they committed).
+/// Without it, a double click, or a parent and a pedagogue at the same moment, each read the
+/// decisions as they were before the other: 16 presses of one button at once recorded the
+/// same decision six times, where pressing it again records nothing new.
+pub async fn decisions_for_change(
+    tx: &mut Tx,
+    municipality_id: Uuid,
+    transition_id: Uuid,
+) -> Result<Vec<(Uuid, Uuid, String)>, sqlx::Error> {
+    sqlx::query!(
+        "SELECT 1 AS one FROM transitions WHERE municipality_id = $1 AND id = $2
+         FOR NO KEY UPDATE",
+        municipality_id,
+        transition_id
+    )
+    .fetch_optional(&mut **tx)
+    .await?;
+    current_decisions(tx, municipality_id, transition_id).await
+}
+
 pub fn current_of(
     decisions: &[(Uuid, Uuid, String)],
     guardian: Uuid,

@@ -763,7 +763,7 @@ pub async fn decide(
             back,
         );
     };
-    let decisions = super::current_decisions(&mut link.tx, m, t).await?;
+    let decisions = super::decisions_for_change(&mut link.tx, m, t).await?;
     let current = super::current_of(&decisions, link.guardian_id, section.id);
     if decision == Decision::Withdrawn && current != Some("given") {
         return problem(

@@ -457,7 +457,7 @@ pub async fn record(
     } else if note.chars().count() > MAX_NOTE {
         errors.add("note", format!("Skriv højst {MAX_NOTE} tegn."));
     }
-    let decisions = super::current_decisions(&mut ctx.tx, m, id).await?;
+    let decisions = super::decisions_for_change(&mut ctx.tx, m, id).await?;
     let current = super::current_of(&decisions, g.id, section.id);
     if decision == Some(Decision::Withdrawn) && current != Some("given") {
         errors.add(

@@ -1086,3 +1086,39 @@ async fn receiver_answers_need_consent_of_every_custody_guardian() {
         "a new custody guardian has not decided"
     );
 }
+
+/// The parent's consent button pressed sixteen times at once: each press is handled after the
+/// one before it, so the presses record one decision (pressing again records nothing new).
+/// Before, each read the decisions as they were before the others, and the same decision was
+/// recorded two to four times here (six times in the release build).
+#[tokio::test]
+async fn a_decision_sent_many_times_at_once_is_recorded_once() {
+    let app = spawn_app().await;
+    let fx = fixture(&app).await;
+    let staff = app.login(PAEDAGOG).await;
+    move_to(&app, &staff, fx.transition, "with_parents").await;
+    let token = mailed_token(&app, "anna@example.dk").await;
+    let (section, _, _) = sensitive(&app, fx.transition).await[0].clone();
+    let (section, anna) = (section.to_string(), fx.anna.to_string());
+    let anon = app.client();
+    let (_, html) = anon.get_text(&parent(&token)).await;
+    let csrf = csrf_from(&html);
+    let consent = format!("{}/consent", parent(&token));
+    let fields = [
+        ("_csrf", csrf.as_str()),
+        ("guardian", anna.as_str()),
+        ("section", section.as_str()),
+        ("decision", "given"),
+    ];
+    let presses = (0..16).map(|_| async { anon.post_form(&consent, &fields).await.status() });
+    for status in futures_util::future::join_all(presses).await {
+        assert_eq!(status, StatusCode::SEE_OTHER);
+    }
+    assert_eq!(
+        app.count(&format!(
+            "SELECT count(*) FROM consent_records WHERE guardian_id = '{anna}'"
+        ))
+        .await,
+        1
+    );
+}
