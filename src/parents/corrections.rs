@@ -76,21 +76,30 @@ pub async fn list(
     .await
 }
 
+/// How many of the guardian's requests on the transition are open, and whether one of them
+/// already asks `body` about `section_id` (the same request sent twice).
 pub async fn open_of_guardian(
     tx: &mut Tx,
     m: Uuid,
     transition_id: Uuid,
     guardian_id: Uuid,
-) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar!(
-        r#"SELECT count(*) AS "n!" FROM correction_requests
+    section_id: Option<Uuid>,
+    body: &str,
+) -> Result<(i64, bool), sqlx::Error> {
+    let row = sqlx::query!(
+        r#"SELECT count(*) AS "n!",
+                  coalesce(bool_or(section_id = $4 AND body = $5), false) AS "same!"
+           FROM correction_requests
            WHERE municipality_id = $1 AND transition_id = $2 AND guardian_id = $3 AND status = 'open'"#,
         m,
         transition_id,
-        guardian_id
+        guardian_id,
+        section_id,
+        body
     )
     .fetch_one(&mut **tx)
-    .await
+    .await?;
+    Ok((row.n, row.same))
 }
 
 pub struct NewRequest<'a> {

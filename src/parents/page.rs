@@ -845,14 +845,23 @@ pub async fn request_correction(
     };
     let text = f.correction.trim().replace("\r\n", "\n");
     let (m, t, g) = (link.municipality_id, link.transition.id, link.guardian_id);
-    let open_now = super::corrections::open_of_guardian(&mut link.tx, m, t, g).await?;
+    super::lock_transition(&mut link.tx, m, t).await?;
+    let (open_now, sent_before) = super::corrections::open_of_guardian(
+        &mut link.tx,
+        m,
+        t,
+        g,
+        section.as_ref().map(|s| s.0),
+        &text,
+    )
+    .await?;
     let tr = page_tr(&lang, &link);
     let mut body_error = String::new();
     if text.is_empty() {
         body_error = tr.t("corrections.empty");
     } else if text.chars().count() > MAX_CORRECTION || has_control(&text) {
         body_error = tr.with("corrections.too_long", "max", MAX_CORRECTION);
-    } else if open_now >= MAX_OPEN_CORRECTIONS {
+    } else if open_now >= MAX_OPEN_CORRECTIONS && !sent_before {
         body_error = tr.with("corrections.too_many", "max", MAX_OPEN_CORRECTIONS);
     }
     let section_error = if section.is_none() {
@@ -870,6 +879,11 @@ pub async fn request_correction(
         }
         return Ok(lang.finish(web::render_invalid(&p)?));
     };
+    let sent = Flash::success(tr.t("corrections.sent"));
+    // The same request again (a double click) is not a second request.
+    if sent_before {
+        return Ok(web::redirect_with_flash(&format!("{back}#rettelser"), sent));
+    }
     let id = super::corrections::insert(
         &mut link.tx,
         &state.config,
@@ -892,10 +906,7 @@ pub async fn request_correction(
     audit::record(&mut link.tx, &actor, entry).await?;
     link.tx.commit().await?;
     crate::mail::wake();
-    Ok(web::redirect_with_flash(
-        &format!("{back}#rettelser"),
-        Flash::success(tr.t("corrections.sent")),
-    ))
+    Ok(web::redirect_with_flash(&format!("{back}#rettelser"), sent))
 }
 
 #[cfg(test)]

@@ -720,3 +720,52 @@ async fn retention_deletes_the_requests_of_purged_transitions_only() {
     assert_eq!(app.count(&left(old.transition)).await, 0);
     assert_eq!(app.count(&left(recent.transition)).await, 1);
 }
+
+/// Correction requests sent at the same moment are made one after the other: the same request
+/// sent sixteen times at once (a double click, a slow network) is one request and one mail,
+/// and sixteen different ones at once stop at the cap of ten open requests. Before, each
+/// counted the open requests as they were before the others, and all sixteen were stored.
+#[tokio::test]
+async fn correction_requests_sent_at_once_are_one_request_and_stop_at_the_cap() {
+    let app = spawn_app().await;
+    let fx = fixture(&app, "Børnehaven Solsikken", "Bakkeskolen", "Ida").await;
+    let c = app.client();
+    let page = parent(&fx.token);
+    let (_, html) = c.get_text(&page).await;
+    let (section, _) = first_section(&html);
+    let csrf = csrf_from(&html);
+    let guardian = fx.guardian.to_string();
+    let path = format!("{page}/corrections");
+    let send = |text: String| {
+        let (c, csrf, guardian, section, path) = (&c, &csrf, &guardian, &section, &path);
+        async move {
+            let fields = [
+                ("_csrf", csrf.as_str()),
+                ("guardian", guardian.as_str()),
+                ("section", section.as_str()),
+                ("correction", text.as_str()),
+            ];
+            c.post_form(path, &fields).await.status()
+        }
+    };
+    let open = "SELECT count(*) FROM correction_requests WHERE status = 'open'";
+    let same = (0..16).map(|_| send("Ida har ingen bror.".to_string()));
+    for status in futures_util::future::join_all(same).await {
+        assert_eq!(status, StatusCode::SEE_OTHER);
+    }
+    assert_eq!(app.count(open).await, 1);
+    assert_eq!(
+        app.count(&format!(
+            "SELECT count(*) FROM outbox WHERE to_address = '{LEDER}' AND subject LIKE '%rettelse%'"
+        ))
+        .await,
+        1
+    );
+    let different = (0..16).map(|i| send(format!("Rettelse nummer {i}.")));
+    let answers = futures_util::future::join_all(different).await;
+    let refused = answers
+        .iter()
+        .filter(|s| **s == StatusCode::UNPROCESSABLE_ENTITY)
+        .count();
+    assert_eq!((app.count(open).await, refused), (10, 7), "{answers:?}");
+}
