@@ -131,7 +131,8 @@ fn problem(
 }
 
 /// A request the session layer refused before any handler ran (CSRF check, body too large,
-/// not a form, a NUL in the address), answered in the visitor's language when it was for a parents' page.
+/// not a form, a NUL in the address), answered in the visitor's language when it was for a
+/// parents' page.
 pub fn refusal(state: &AppState, headers: &HeaderMap, uri: &Uri, err: AppError) -> Response {
     let (code, _) = i18n::negotiate(&state.i18n, uri.query(), headers);
     let tr = state.i18n.tr(&code);
