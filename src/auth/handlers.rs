@@ -98,7 +98,7 @@ pub async fn login_submit(
     }
     let client = visitor.0.client_addr;
     let keys = throttle::keys(&email, client);
-    if throttle::locked_until(&state.db, &keys).await?.is_some() {
+    if !throttle::attempt(&state.db, &keys).await? {
         return refuse(StatusCode::TOO_MANY_REQUESTS, LOCKED);
     }
 
@@ -115,11 +115,12 @@ pub async fn login_submit(
         .and_then(|u| u.password_hash.clone());
     // Refused before any check of the password, so it tells nothing and counts as no attempt.
     let Ok(ok) = password::verify(&state.passwords, stored, form.password.clone()).await else {
+        throttle::not_checked(&state.db, &keys).await?;
         return refuse(StatusCode::TOO_MANY_REQUESTS, password::BUSY);
     };
 
+    // A wrong password stays counted (`throttle::attempt`).
     let Some(user) = found.filter(|_| ok) else {
-        throttle::record_failure(&state.db, &keys).await?;
         // Recorded in the account's own municipality, so its administrators can see attacks.
         let municipality_id = attacked.and_then(|(_, m)| m);
         let mut tx = db::begin(
@@ -143,7 +144,7 @@ pub async fn login_submit(
         return refuse(StatusCode::UNPROCESSABLE_ENTITY, WRONG);
     };
 
-    throttle::record_success(&state.db, &email).await?;
+    throttle::succeeded(&state.db, &keys).await?;
     if let Some(old) = &visitor.0.session {
         session::delete(&state, &old.id).await?;
     }

@@ -46,35 +46,95 @@ pub async fn locked_until(
     .await
 }
 
-pub async fn record_failure(pool: &PgPool, keys: &[(String, &Limit)]) -> Result<(), sqlx::Error> {
+/// Counts an attempt for every key before its password is checked (or its mail is sent), and
+/// says whether it may go ahead: not while a key is locked (then nothing is counted), and not
+/// when this count went past a key's limit (that attempt counts, and locks the key).
+///
+/// Counting first, in the statement that decides, is what makes a limit hold for attempts
+/// sent at once. Counting after the check, as before, let every attempt in flight pass the
+/// lock before the first failure was counted: 40 wrong passwords for one address posted at
+/// once were all checked, against a limit of five. A right password gives its count back
+/// (`succeeded`), and so does an attempt that was not checked after all (`not_checked`).
+pub async fn attempt(pool: &PgPool, keys: &[(String, &Limit)]) -> Result<bool, sqlx::Error> {
+    if locked_until(pool, keys).await?.is_some() {
+        return Ok(false);
+    }
+    let mut allowed = true;
     for (key, limit) in keys {
-        sqlx::query!(
+        let failures = sqlx::query_scalar!(
             r#"INSERT INTO login_throttle AS t (key, failures, window_start) VALUES ($1, 1, now())
                ON CONFLICT (key) DO UPDATE SET
                  failures = CASE WHEN t.window_start < now() - make_interval(secs => $2) THEN 1 ELSE t.failures + 1 END,
                  window_start = CASE WHEN t.window_start < now() - make_interval(secs => $2) THEN now() ELSE t.window_start END,
                  locked_until = CASE
                    WHEN t.window_start >= now() - make_interval(secs => $2) AND t.failures + 1 >= $3
-                   THEN now() + make_interval(secs => $4) ELSE t.locked_until END"#,
+                   THEN now() + make_interval(secs => $4) ELSE t.locked_until END
+               RETURNING failures"#,
             key,
             limit.window_secs,
             limit.max_failures,
             limit.lock_secs,
         )
-        .execute(pool)
+        .fetch_one(pool)
         .await?;
+        allowed &= failures <= limit.max_failures;
+    }
+    Ok(allowed)
+}
+
+/// Gives back what `attempt` counted for an attempt whose password was never checked (the
+/// checks were all busy): it was no attempt.
+pub async fn not_checked(pool: &PgPool, keys: &[(String, &Limit)]) -> Result<(), sqlx::Error> {
+    for (key, limit) in keys {
+        give_back(pool, key, limit).await?;
     }
     Ok(())
 }
 
-/// A successful login clears the account's counter (not the client's: one right password
-/// should not reset a client that guesses across many accounts).
-pub async fn record_success(pool: &PgPool, email: &str) -> Result<(), sqlx::Error> {
+/// After a right password: the account's counter is cleared, and the client's count of this
+/// attempt given back (one right password should not reset a client that guesses across many
+/// accounts, nor count against it).
+pub async fn succeeded(pool: &PgPool, keys: &[(String, &Limit)]) -> Result<(), sqlx::Error> {
+    for (key, limit) in keys {
+        if key.starts_with("email:") {
+            clear(pool, key).await?;
+        } else {
+            give_back(pool, key, limit).await?;
+        }
+    }
+    Ok(())
+}
+
+/// One attempt less on `key`, and its lock lifted if that takes it back under the limit.
+async fn give_back(pool: &PgPool, key: &str, limit: &Limit) -> Result<(), sqlx::Error> {
     sqlx::query!(
-        "DELETE FROM login_throttle WHERE key = $1",
-        format!("email:{}", email.trim().to_lowercase())
+        "DELETE FROM login_throttle WHERE key = $1 AND failures <= 1",
+        key
+    )
+    .execute(pool)
+    .await?;
+    sqlx::query!(
+        "UPDATE login_throttle
+         SET failures = failures - 1,
+             locked_until = CASE WHEN failures - 1 < $2 THEN NULL ELSE locked_until END
+         WHERE key = $1",
+        key,
+        limit.max_failures
     )
     .execute(pool)
     .await?;
     Ok(())
+}
+
+async fn clear(pool: &PgPool, key: &str) -> Result<(), sqlx::Error> {
+    sqlx::query!("DELETE FROM login_throttle WHERE key = $1", key)
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
+/// Clears the account's counter and lock (a password set through a mailed link: whoever proves
+/// the mailbox may log in again at once).
+pub async fn clear_account(pool: &PgPool, email: &str) -> Result<(), sqlx::Error> {
+    clear(pool, &format!("email:{}", email.trim().to_lowercase())).await
 }

@@ -72,13 +72,16 @@ pub async fn change_password(
     // way to guess the password without the login's lockout.
     let keys = throttle::keys(&ctx.user.email, ctx.req.client_addr);
     let mut errors = FieldErrors::default();
-    if throttle::locked_until(&state.db, &keys).await?.is_some() {
+    let locked = |ctx: &Ctx, mut errors: FieldErrors| -> AppResult<Response> {
         errors.add(
             "current_password",
             "Der har været for mange forkerte forsøg. Vent 15 minutter, og prøv igen.",
         );
-        let page = account_page(&ctx, errors);
-        return Ok((StatusCode::TOO_MANY_REQUESTS, Html(page.render()?)).into_response());
+        let page = account_page(ctx, errors);
+        Ok((StatusCode::TOO_MANY_REQUESTS, Html(page.render()?)).into_response())
+    };
+    if throttle::locked_until(&state.db, &keys).await?.is_some() {
+        return locked(&ctx, errors);
     }
     if let Some(msg) = password::weakness(&f.new_password) {
         errors.add("new_password", msg);
@@ -96,15 +99,27 @@ pub async fn change_password(
         let account = queries::account(&mut ctx.tx, ctx.user.municipality_id, ctx.user.id)
             .await?
             .ok_or(AppError::NotFound)?;
+        // Counted before the check, like a login (`throttle::attempt`).
+        if !throttle::attempt(&state.db, &keys).await? {
+            return locked(&ctx, errors);
+        }
         let ok = f.current_password.len() <= password::MAX_LENGTH
-            && password::verify(
+            && match password::verify(
                 &state.passwords,
                 account.password_hash,
                 f.current_password.clone(),
             )
-            .await?;
-        if !ok {
-            throttle::record_failure(&state.db, &keys).await?;
+            .await
+            {
+                Ok(ok) => ok,
+                Err(busy) => {
+                    throttle::not_checked(&state.db, &keys).await?;
+                    return Err(busy.into());
+                }
+            };
+        if ok {
+            throttle::succeeded(&state.db, &keys).await?;
+        } else {
             errors.add("current_password", "Den nuværende adgangskode er forkert.");
         }
     }

@@ -229,7 +229,7 @@ async fn set_password_via_link(
     .await?;
     tx.commit().await?;
     // Whoever proves the mailbox may log in again at once, even after a lockout.
-    throttle::record_success(&state.db, &account.email).await?;
+    throttle::clear_account(&state.db, &account.email).await?;
     let message = match purpose {
         Purpose::Invite => {
             "Din adgangskode er gemt. Log ind med din e-mailadresse og den nye adgangskode."
@@ -321,10 +321,9 @@ pub async fn forgot(
     let client = visitor.0.client_addr;
     let keys = reset_keys(&email, client);
     // Counted for every address, known or not, so the limit itself reveals nothing.
-    if throttle::locked_until(&state.db, &keys).await?.is_some() {
+    if !throttle::attempt(&state.db, &keys).await? {
         return Ok(answer);
     }
-    throttle::record_failure(&state.db, &keys).await?;
 
     let found = sqlx::query!(
         r#"SELECT id AS "id!", municipality_id, is_active AS "is_active!" FROM auth_find_user($1)"#,

@@ -441,3 +441,53 @@ async fn a_login_while_the_password_checks_are_full_is_refused_and_counts_as_no_
     let r = c.login("paedagog@vejle.overgang.test", PASSWORD).await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
 }
+
+/// Wrong passwords for one address posted at once are checked no more often than one after
+/// the other: five are checked, the rest get the lockout, and then so does the right password.
+/// Before, each attempt passed the lock before the first failure was counted: 40 wrong
+/// passwords at once were all checked, against a limit of five.
+#[tokio::test]
+async fn wrong_passwords_sent_at_once_are_checked_only_up_to_the_limit() {
+    let app = spawn_app().await;
+    let guesses = (0..20).map(|i| {
+        let c = app.client();
+        async move {
+            c.login("admin@stevns.overgang.test", &format!("guess-{i}"))
+                .await
+                .status()
+        }
+    });
+    let answers = futures_util::future::join_all(guesses).await;
+    let checked = answers
+        .iter()
+        .filter(|s| **s == StatusCode::UNPROCESSABLE_ENTITY)
+        .count();
+    let locked = answers
+        .iter()
+        .filter(|s| **s == StatusCode::TOO_MANY_REQUESTS)
+        .count();
+    assert_eq!((checked, locked), (5, 15), "{answers:?}");
+    assert_eq!(
+        app.client()
+            .login("admin@stevns.overgang.test", PASSWORD)
+            .await
+            .status(),
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    // A right password elsewhere from the same client is not held against it.
+    let mut conn = app.owner_conn().await;
+    let client_count = || {
+        sqlx::query_scalar::<_, i32>(
+            "SELECT coalesce(sum(failures), 0)::int FROM login_throttle WHERE key LIKE 'client:%'",
+        )
+    };
+    let before = client_count().fetch_one(&mut conn).await.unwrap();
+    assert_eq!(
+        app.client()
+            .login("admin@vejle.overgang.test", PASSWORD)
+            .await
+            .status(),
+        StatusCode::SEE_OTHER
+    );
+    assert_eq!(client_count().fetch_one(&mut conn).await.unwrap(), before);
+}

@@ -787,6 +787,23 @@ async fn reset_requests_are_throttled_per_address() {
     )
     .await;
     assert_eq!(tokens, 1, "only the newest link works");
+
+    // Asked ten times at once for another address: still three mails.
+    let token = anon.csrf("/password/forgot").await;
+    let fields = [("_csrf", token.as_str()), ("email", PAEDAGOG)];
+    let asks = (0..10).map(|_| anon.post_form("/password/forgot", &fields));
+    for r in futures_util::future::join_all(asks).await {
+        assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    }
+    assert_eq!(
+        count(
+            &mut conn,
+            &format!("SELECT count(*) FROM outbox WHERE to_address = '{PAEDAGOG}'")
+        )
+        .await,
+        3,
+        "ten asks at once"
+    );
 }
 
 #[tokio::test]
