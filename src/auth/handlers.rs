@@ -119,8 +119,8 @@ pub async fn login_submit(
         return refuse(StatusCode::TOO_MANY_REQUESTS, password::BUSY);
     };
 
-    // A wrong password stays counted (`throttle::attempt`).
     let Some(user) = found.filter(|_| ok) else {
+        throttle::failed(&state.db, &keys).await?;
         // Recorded in the account's own municipality, so its administrators can see attacks.
         let municipality_id = attacked.and_then(|(_, m)| m);
         let mut tx = db::begin(

@@ -120,6 +120,7 @@ pub async fn change_password(
         if ok {
             throttle::succeeded(&state.db, &keys).await?;
         } else {
+            throttle::failed(&state.db, &keys).await?;
             errors.add("current_password", "Den nuværende adgangskode er forkert.");
         }
     }

@@ -34,12 +34,14 @@ static RESET_PER_EMAIL: Limit = Limit {
     max_failures: 3,
     window_secs: 3600.0,
     lock_secs: 3600.0,
+    every_attempt: true,
 };
 /// …and one client cannot spray many addresses either.
 static RESET_PER_CLIENT: Limit = Limit {
     max_failures: 20,
     window_secs: 3600.0,
     lock_secs: 3600.0,
+    every_attempt: true,
 };
 
 /// The one answer to every reset request, whether the address exists or not.
