@@ -1,6 +1,10 @@
 //! Typed settings from environment variables.
 
-use std::{net::SocketAddr, path::PathBuf, time::Duration};
+use std::{
+    net::{IpAddr, SocketAddr},
+    path::PathBuf,
+    time::Duration,
+};
 
 use crate::mail::{self, SmtpSettings};
 
@@ -28,6 +32,11 @@ pub struct Config {
     pub base_url: String,
     /// The message catalogues of the parents' pages (`locales/*.toml`).
     pub locales_dir: PathBuf,
+    /// Proxies in front of the app (`OVERGANG_TRUSTED_PROXIES`, addresses separated by commas):
+    /// a request from one of them is from the client its `X-Forwarded-For` names last. Without
+    /// it, behind a TLS proxy every client would have the proxy's address, and the lockout per
+    /// client address would count everybody's failures together.
+    pub trusted_proxies: Vec<IpAddr>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -117,6 +126,18 @@ impl Config {
                 reason: "forventer en absolut adresse, fx https://overgang.kommune.dk",
             });
         }
+        let proxies_raw = get("OVERGANG_TRUSTED_PROXIES").unwrap_or_default();
+        let trusted_proxies = proxies_raw
+            .split(',')
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+            .map(|p| p.parse::<IpAddr>())
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|_| ConfigError {
+                name: "OVERGANG_TRUSTED_PROXIES",
+                value: proxies_raw.clone(),
+                reason: "forventer IP-adresser adskilt af komma, fx 10.0.0.5,10.0.0.6",
+            })?;
         Ok(Config {
             database_url: get("DATABASE_URL"),
             addr,
@@ -133,6 +154,7 @@ impl Config {
             locales_dir: get("OVERGANG_LOCALES_DIR")
                 .map(PathBuf::from)
                 .unwrap_or_else(crate::i18n::default_dir),
+            trusted_proxies,
         })
     }
 }
@@ -189,6 +211,14 @@ mod tests {
         assert!(c.secure_cookies);
         assert_eq!(c.database_url.as_deref(), Some("postgres://x/y"));
         assert_eq!(c.base_url, "http://0.0.0.0:9000");
+        assert!(c.trusted_proxies.is_empty());
+        let c = Config::from_lookup(|n| {
+            (n == "OVERGANG_TRUSTED_PROXIES").then(|| "10.0.0.5, ::1".into())
+        })
+        .unwrap();
+        assert_eq!(c.trusted_proxies.len(), 2);
+        let e = Config::from_lookup(|n| (n == "OVERGANG_TRUSTED_PROXIES").then(|| "proxy".into()));
+        assert_eq!(e.unwrap_err().name, "OVERGANG_TRUSTED_PROXIES");
     }
 
     #[test]

@@ -12,7 +12,7 @@ use std::{
 use axum::{
     body::{to_bytes, Body, Bytes},
     extract::{ConnectInfo, Request, State},
-    http::{header, Method},
+    http::{header, HeaderMap, Method},
     middleware::Next,
     response::{IntoResponse, Response},
 };
@@ -431,6 +431,31 @@ async fn check_unsafe(req: Request, expected: &str) -> Result<Request, AppError>
     Ok(Request::from_parts(parts, Body::from(bytes)))
 }
 
+/// The client's address: the connection's, unless that is a trusted proxy; then the nearest
+/// address in `X-Forwarded-For` that is not a trusted proxy (each proxy appends the address it
+/// was reached from, so the entries before it are the client's to write, and not believed).
+/// An entry that is not an address stops the walk at the proxy.
+fn client_address(peer: IpAddr, headers: &HeaderMap, trusted: &[IpAddr]) -> IpAddr {
+    let forwarded: Vec<&str> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .collect();
+    let mut client = peer;
+    for entry in forwarded.iter().rev() {
+        if !trusted.contains(&client) {
+            break;
+        }
+        match entry.parse() {
+            Ok(ip) => client = ip,
+            Err(_) => break,
+        }
+    }
+    client
+}
+
 pub async fn middleware(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
     let secure = state.config.secure_cookies;
     let headers = req.headers().clone();
@@ -448,7 +473,7 @@ pub async fn middleware(State(state): State<AppState>, mut req: Request, next: N
     let client_addr = req
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip());
+        .map(|c| client_address(c.0.ip(), &headers, &state.config.trusted_proxies));
 
     let mut session = None;
     let mut csrf = None;
@@ -538,6 +563,39 @@ mod tests {
         assert!(form_pairs(b"name=%FF").is_none());
         assert!(form_pairs(b"name=a%00b").is_none());
         assert!(form_pairs(&[b'a', b'=', 0xC3]).is_none());
+    }
+
+    #[test]
+    fn the_client_is_named_by_trusted_proxies_only() {
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        let proxy = ip("10.0.0.5");
+        let with = |values: &[&str]| {
+            let mut h = HeaderMap::new();
+            for v in values {
+                h.append("x-forwarded-for", v.parse().unwrap());
+            }
+            h
+        };
+        let client =
+            |peer: &str, h: &HeaderMap, trusted: &[IpAddr]| client_address(ip(peer), h, trusted);
+        let h = with(&["198.51.100.7"]);
+        // no proxy configured, or a request not from it: the connection's address
+        assert_eq!(client("10.0.0.5", &h, &[]), proxy);
+        assert_eq!(client("203.0.113.9", &h, &[proxy]), ip("203.0.113.9"));
+        // from the proxy: the address it appended
+        assert_eq!(client("10.0.0.5", &h, &[proxy]), ip("198.51.100.7"));
+        // what the client wrote before that is not believed
+        let h = with(&["1.2.3.4, 198.51.100.7"]);
+        assert_eq!(client("10.0.0.5", &h, &[proxy]), ip("198.51.100.7"));
+        let h = with(&["1.2.3.4", "198.51.100.7"]);
+        assert_eq!(client("10.0.0.5", &h, &[proxy]), ip("198.51.100.7"));
+        // two trusted proxies in a row
+        let inner = ip("10.0.0.6");
+        let h = with(&["198.51.100.7, 10.0.0.5"]);
+        assert_eq!(client("10.0.0.6", &h, &[proxy, inner]), ip("198.51.100.7"));
+        // no header, or nonsense: the proxy's own address
+        assert_eq!(client("10.0.0.5", &with(&[]), &[proxy]), proxy);
+        assert_eq!(client("10.0.0.5", &with(&["unknown"]), &[proxy]), proxy);
     }
 
     #[tokio::test]

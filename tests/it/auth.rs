@@ -491,3 +491,47 @@ async fn wrong_passwords_sent_at_once_are_checked_only_up_to_the_limit() {
     );
     assert_eq!(client_count().fetch_one(&mut conn).await.unwrap(), before);
 }
+
+/// Behind a trusted proxy (`OVERGANG_TRUSTED_PROXIES`), the client is the address the proxy
+/// names in `X-Forwarded-For`: the lockout counts each client's failures apart, and a session
+/// records where it was opened. Without it, every client behind the proxy had the proxy's
+/// address, and 50 wrong passwords from anyone locked the login for everybody.
+#[tokio::test]
+async fn behind_a_trusted_proxy_each_client_is_counted_apart() {
+    let mut config = crate::common::test_config();
+    config.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
+    let app = crate::common::spawn_app_with(config).await;
+    let via = |client: &str| {
+        let mut headers = header::HeaderMap::new();
+        headers.insert("x-forwarded-for", client.parse().unwrap());
+        crate::common::Client {
+            base: format!("http://{}", app.addr),
+            http: reqwest::Client::builder()
+                .cookie_store(true)
+                .redirect(reqwest::redirect::Policy::none())
+                .default_headers(headers)
+                .build()
+                .unwrap(),
+        }
+    };
+    let r = via("198.51.100.7")
+        .login("admin@stevns.overgang.test", "guess")
+        .await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let r = via("203.0.113.9")
+        .login("paedagog@vejle.overgang.test", PASSWORD)
+        .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let mut conn = app.owner_conn().await;
+    let keys: Vec<String> =
+        sqlx::query_scalar("SELECT key FROM login_throttle WHERE key LIKE 'client:%'")
+            .fetch_all(&mut conn)
+            .await
+            .unwrap();
+    assert_eq!(keys, ["client:198.51.100.7"]);
+    let opened: String = sqlx::query_scalar("SELECT host(client_addr) FROM sessions")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(opened, "203.0.113.9");
+}
