@@ -857,19 +857,6 @@ async fn every_post_route_refuses_abuse_and_stores_text_verbatim() {
 // ---------------------------------------------------------------------------------------------
 // Addresses
 
-/// `s` with every byte but letters and digits percent-encoded.
-fn encoded(s: &str) -> String {
-    s.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
-}
-
 /// The query parameters a page uses: the fields of its GET forms and the keys of its links.
 fn query_names(html: &str) -> BTreeSet<String> {
     let mut names = BTreeSet::new();
@@ -908,8 +895,8 @@ async fn every_get_route_refuses_a_nul_in_its_address_and_survives_odd_query_val
     let f = fixture(&app).await;
     let odd = [
         "%FF%FE".to_string(),
-        encoded(SCRIPT),
-        encoded(SQL),
+        overgang::web::urlencode(SCRIPT),
+        overgang::web::urlencode(SQL),
         "-1".into(),
         "99999999999999999999".into(),
     ];
