@@ -504,15 +504,7 @@ async fn behind_a_trusted_proxy_each_client_is_counted_apart() {
     let via = |client: &str| {
         let mut headers = header::HeaderMap::new();
         headers.insert("x-forwarded-for", client.parse().unwrap());
-        crate::common::Client {
-            base: format!("http://{}", app.addr),
-            http: reqwest::Client::builder()
-                .cookie_store(true)
-                .redirect(reqwest::redirect::Policy::none())
-                .default_headers(headers)
-                .build()
-                .unwrap(),
-        }
+        app.client_with_headers(headers)
     };
     let r = via("198.51.100.7")
         .login("admin@stevns.overgang.test", "guess")

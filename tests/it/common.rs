@@ -71,11 +71,17 @@ pub async fn serve_with_deadline(
 
 impl TestApp {
     pub fn client(&self) -> Client {
+        self.client_with_headers(header::HeaderMap::new())
+    }
+
+    /// A client that sends `headers` with every request (as a proxy in front would add them).
+    pub fn client_with_headers(&self, headers: header::HeaderMap) -> Client {
         Client {
             base: format!("http://{}", self.addr),
             http: reqwest::Client::builder()
                 .cookie_store(true)
                 .redirect(redirect::Policy::none())
+                .default_headers(headers)
                 .build()
                 .unwrap(),
         }
