@@ -436,6 +436,9 @@ async fn check_unsafe(req: Request, expected: &str) -> Result<Request, AppError>
 /// was reached from, so the entries before it are the client's to write, and not believed).
 /// An entry that is not an address stops the walk at the proxy.
 fn client_address(peer: IpAddr, headers: &HeaderMap, trusted: &[IpAddr]) -> IpAddr {
+    if !trusted.contains(&peer) {
+        return peer;
+    }
     let forwarded: Vec<&str> = headers
         .get_all("x-forwarded-for")
         .iter()
