@@ -112,16 +112,29 @@ pub async fn add(
     if let Some(message) = errors.get("amendment") {
         return Err(AppError::BadRequest(message.to_string()));
     }
-    let amendment = sqlx::query_scalar!(
+    let sent = Flash::success("Tilføjelsen er sendt til modtageren.");
+    // The same text twice (a double click, or the form sent again) is one amendment and one
+    // mail to each receiver; under the transition's lock, so also when both come at once.
+    crate::parents::lock_transition(&mut ctx.tx, m, id).await?;
+    let Some(amendment) = sqlx::query_scalar!(
         "INSERT INTO transition_amendments (municipality_id, transition_id, body, created_by)
-         VALUES ($1, $2, $3, $4) RETURNING id",
+         SELECT $1, $2, $3, $4
+         WHERE NOT EXISTS (SELECT 1 FROM transition_amendments
+                           WHERE municipality_id = $1 AND transition_id = $2 AND body = $3)
+         RETURNING id",
         m,
         id,
         body,
         ctx.user.id
     )
-    .fetch_one(&mut *ctx.tx)
-    .await?;
+    .fetch_optional(&mut *ctx.tx)
+    .await?
+    else {
+        return Ok(web::redirect_with_flash(
+            &format!("/transitions/{id}"),
+            sent,
+        ));
+    };
     // The receiving institution's staff hear of it through the outbox; the mail names no child
     // (it is only a pointer to log in and read).
     let receivers = sqlx::query_scalar!(
@@ -158,7 +171,7 @@ pub async fn add(
     mail::wake();
     Ok(web::redirect_with_flash(
         &format!("/transitions/{id}"),
-        Flash::success("Tilføjelsen er sendt til modtageren."),
+        sent,
     ))
 }
 

@@ -753,3 +753,43 @@ async fn recall_before_opening_and_amendments_after_sending() {
     let r = amend(&sender, draft, "Tilføjelse").await;
     assert_eq!(r.status(), StatusCode::CONFLICT);
 }
+
+#[tokio::test]
+async fn an_amendment_sent_many_times_at_once_is_one_amendment_and_one_mail() {
+    let app = spawn_app().await;
+    let sender = app.login(PAEDAGOG).await;
+    let id = sent(&app, &sender).await;
+    let count = |sql: String| {
+        let app = &app;
+        async move { app.count(&sql).await }
+    };
+    let amendments = || {
+        count(format!(
+            "SELECT count(*) FROM transition_amendments WHERE transition_id = '{id}'"
+        ))
+    };
+    let mails = || {
+        count(format!("SELECT count(*) FROM outbox WHERE to_address = '{LAERER}' AND subject = 'Tilføjelse til en overlevering'"))
+    };
+    // A double click, sixteen times over: one amendment, one mail, and every click is told
+    // it was sent.
+    let clicks =
+        (0..16).map(|_| async { amend(&sender, id, "Alma har fået briller.").await.status() });
+    for status in futures_util::future::join_all(clicks).await {
+        assert_eq!(status, StatusCode::SEE_OTHER);
+    }
+    assert_eq!((amendments().await, mails().await), (1, 1));
+    // The same text later is still the same amendment; another text is a new one.
+    assert_eq!(
+        amend(&sender, id, "Alma har fået briller.").await.status(),
+        StatusCode::SEE_OTHER
+    );
+    assert_eq!((amendments().await, mails().await), (1, 1));
+    assert_eq!(
+        amend(&sender, id, "Alma bruger briller til læsning.")
+            .await
+            .status(),
+        StatusCode::SEE_OTHER
+    );
+    assert_eq!((amendments().await, mails().await), (2, 2));
+}
