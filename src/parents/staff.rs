@@ -472,6 +472,19 @@ pub async fn record(
         let page = page(&mut ctx, m, &t, true, f, errors).await?;
         return web::render_invalid(&page);
     };
+    // The decision the ledger already holds (a double click, or the form sent again) records
+    // nothing new, as on the parent's own page.
+    if current == Some(decision.as_str()) {
+        return Ok(web::redirect_with_flash(
+            &path(id),
+            Flash::success(format!(
+                "«{}» for {} var allerede registreret for «{}», så intet nyt er gemt.",
+                decision.label(),
+                g.name,
+                section.title
+            )),
+        ));
+    }
     let actor = ctx.actor();
     let me = ctx.user.id;
     super::record_decision(

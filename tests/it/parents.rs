@@ -1122,3 +1122,44 @@ async fn a_decision_sent_many_times_at_once_is_recorded_once() {
         1
     );
 }
+
+#[tokio::test]
+async fn a_decision_recorded_by_staff_many_times_at_once_is_recorded_once() {
+    let app = spawn_app().await;
+    let fx = fixture(&app).await;
+    let staff = app.login(PAEDAGOG).await;
+    move_to(&app, &staff, fx.transition, "with_parents").await;
+    let (section, _, _) = sensitive(&app, fx.transition).await[0].clone();
+    let (section, bo) = (section.to_string(), fx.bo.to_string());
+    let page = format!("/transitions/{}/parents", fx.transition);
+    let record = format!("{page}/consent");
+    let (_, html) = staff.get_text(&page).await;
+    let csrf = csrf_from(&html);
+    let fields = [
+        ("_csrf", csrf.as_str()),
+        ("guardian", bo.as_str()),
+        ("section", section.as_str()),
+        ("decision", "given"),
+        ("note", "Telefonsamtale med Bo"),
+    ];
+    let clicks = (0..16).map(|_| async { staff.post_form(&record, &fields).await.status() });
+    for status in futures_util::future::join_all(clicks).await {
+        assert_eq!(status, StatusCode::SEE_OTHER);
+    }
+    let count = format!("SELECT count(*) FROM consent_records WHERE guardian_id = '{bo}'");
+    let records = || app.count(&count);
+    assert_eq!(records().await, 1);
+    // Sent again later it says so and still records nothing; a change of mind is recorded.
+    let r = staff.post_form(&record, &fields).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let (_, html) = staff.get_text(&page).await;
+    assert!(html.contains("var allerede registreret"), "{html}");
+    assert_eq!(records().await, 1);
+    let mut withdrawn = fields;
+    withdrawn[3].1 = "withdrawn";
+    assert_eq!(
+        staff.post_form(&record, &withdrawn).await.status(),
+        StatusCode::SEE_OTHER
+    );
+    assert_eq!(records().await, 2);
+}
