@@ -9,6 +9,10 @@
   }
 
   // <form data-confirm="Er du sikker?"> asks before submitting.
+  // A form that posts is sent once: a second click while its answer is on the way (a double
+  // click) is ignored, so it is not saved twice. Every POST answers with a new page, so the
+  // mark only matters until then; it lapses after RESEND_MS in case the answer never comes.
+  var RESEND_MS = 10000;
   document.addEventListener('submit', function (event) {
     var form = event.target;
     if (!(form instanceof HTMLFormElement)) {
@@ -17,6 +21,25 @@
     var question = form.getAttribute('data-confirm');
     if (question && !window.confirm(question)) {
       event.preventDefault();
+      return;
+    }
+    if (form.method !== 'post') {
+      return;
+    }
+    var now = Date.now();
+    var sent = Number(form.getAttribute('data-sent-at') || 0);
+    if (now - sent < RESEND_MS) {
+      event.preventDefault();
+      return;
+    }
+    form.setAttribute('data-sent-at', String(now));
+  });
+  // A page the browser shows again from its history (Back) may be sent again at once.
+  window.addEventListener('pageshow', function (event) {
+    if (event.persisted) {
+      Array.prototype.forEach.call(document.querySelectorAll('form[data-sent-at]'), function (form) {
+        form.removeAttribute('data-sent-at');
+      });
     }
   });
 

@@ -81,10 +81,37 @@ describe('form templates', () => {
       await checkA11y(page, 'templates-question-invalid');
       await page.locator('#options').fill('Dansk\nModersmålet\nBegge dele');
       await page.locator('#theme').selectOption('language');
-      await submit(page, page.getByRole('button', { name: 'Gem spørgsmål' }));
+      // A double click sends the form once (static/app.js), so the question is added once.
+      // The answer to the post is held back for a moment, as on a slow line, so that the
+      // second click lands while the first is on its way; the posts that reach the server
+      // are counted.
+      const button = page.getByRole('button', { name: 'Gem spørgsmål' });
+      const action = await button.evaluate((b) => b.form.action);
+      let posts = 0;
+      await page.route(action, async (route) => {
+        if (route.request().method() !== 'POST') {
+          return route.continue();
+        }
+        posts += 1;
+        const response = await route.fetch({ maxRedirects: 0 });
+        await new Promise((resolve) => setTimeout(resolve, 700));
+        await route.fulfill({ response }).catch(() => {});
+      });
+      // the mouse, not the locator: a locator's click waits for the page it leads to
+      await button.scrollIntoViewIfNeeded();
+      const box = await button.boundingBox();
+      const [x, y] = [box.x + box.width / 2, box.y + box.height / 2];
+      await page.mouse.click(x, y);
+      await page.waitForTimeout(150);
+      await page.mouse.click(x, y);
+      await page.waitForURL((url) => url.pathname === draftPath);
+      await page.waitForLoadState('load');
+      await page.unroute(action);
+      assert.equal(posts, 1, 'the second click sent nothing');
+      await page.goto(draftPath);
       assert.equal(pathOf(page), draftPath);
       const added = page.getByRole('heading', { name: QUESTION });
-      assert.equal(await added.count(), before + 1, 'the question was added');
+      assert.equal(await added.count(), before + 1, 'the question was added once');
 
       // Publish.
       await submit(page, page.getByRole('button', { name: /^Offentliggør version/ }));
