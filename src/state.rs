@@ -18,6 +18,8 @@ pub struct AppState {
     pub sessions: crate::auth::session::SessionCache,
     /// Bounds the password hashing of logins and password changes (`auth::password::Gate`).
     pub passwords: Arc<crate::auth::password::Gate>,
+    /// Bounds the form bodies held at once (`web::budget`).
+    pub forms: Arc<crate::web::budget::FormBudget>,
 }
 
 impl AppState {
@@ -30,6 +32,7 @@ impl AppState {
             audit: crate::audit::Writer::start(&db),
             sessions: Default::default(),
             passwords: Arc::new(crate::auth::password::Gate::for_machine()),
+            forms: Default::default(),
             db,
             config: Arc::new(config),
             i18n: Arc::new(i18n),

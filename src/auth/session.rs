@@ -10,7 +10,7 @@ use std::{
 };
 
 use axum::{
-    body::{to_bytes, Body, Bytes},
+    body::{Body, Bytes},
     extract::{ConnectInfo, Request, State},
     http::{header, HeaderMap, Method},
     middleware::Next,
@@ -28,7 +28,7 @@ use uuid::Uuid;
 use super::user::RoleAssignment;
 use crate::{
     state::AppState,
-    web::{self, AppError, Flash, FLASH_COOKIE},
+    web::{self, budget::Reservation, AppError, Flash, FLASH_COOKIE},
 };
 
 /// Longest urlencoded form body we accept; larger ones get a 413 page.
@@ -358,8 +358,31 @@ fn token_matches(given: &str, expected: &str) -> bool {
     !expected.is_empty() && given.as_bytes().ct_eq(expected.as_bytes()).into()
 }
 
-/// Checks the CSRF token of an unsafe request and hands the body on unchanged.
-async fn check_unsafe(req: Request, expected: &str) -> Result<Request, AppError> {
+const BUSY: &str = "Serveren tager imod mange formularer lige nu, så din er ikke modtaget. Vent et øjeblik, og send den igen.";
+
+/// The next piece of a body being read, counted in `held` (see `web::budget`).
+async fn next_chunk<S>(rest: &mut S, held: &mut Reservation<'_>) -> Result<Option<Bytes>, AppError>
+where
+    S: futures_util::Stream<Item = Result<Bytes, axum::Error>> + Unpin,
+{
+    match rest.next().await {
+        Some(Ok(chunk)) => {
+            held.grow(chunk.len())
+                .map_err(|_| AppError::TooManyRequests(BUSY.into()))?;
+            Ok(Some(chunk))
+        }
+        Some(Err(_)) => Err(AppError::BadRequest(BAD_FORM.into())),
+        None => Ok(None),
+    }
+}
+
+/// Checks the CSRF token of an unsafe request and hands the body on unchanged, with what it
+/// holds of the form budget (to be kept until the request is answered).
+async fn check_unsafe<'a>(
+    req: Request,
+    expected: &str,
+    mut held: Reservation<'a>,
+) -> Result<(Request, Reservation<'a>), AppError> {
     if !same_origin(&req) {
         return Err(AppError::Csrf);
     }
@@ -370,27 +393,35 @@ async fn check_unsafe(req: Request, expected: &str) -> Result<Request, AppError>
         .unwrap_or("")
         .to_string();
     let content_type = raw_content_type.to_ascii_lowercase();
-    if content_type.starts_with("multipart/form-data") {
+    let multipart = content_type.starts_with("multipart/form-data");
+    if !multipart && !content_type.starts_with("application/x-www-form-urlencoded") {
+        return if content_type.is_empty() {
+            Err(AppError::Csrf)
+        } else {
+            Err(AppError::UnsupportedMediaType)
+        };
+    }
+    let announced = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    let (parts, body) = req.into_parts();
+    let mut rest = body.into_data_stream();
+    if multipart {
         // File uploads: a plain HTML form cannot set a header, so the token travels as a form
         // field like everywhere else. Our forms put it first, so only the body's beginning is
         // read here; the rest streams on to the handler, under its route's size limit.
         let boundary = multer::parse_boundary(&raw_content_type)
             .map_err(|_| AppError::BadRequest(BAD_FORM.into()))?;
-        let (parts, body) = req.into_parts();
-        let mut rest = body.into_data_stream();
         let mut head = BytesMut::new();
         let given = loop {
             if head.len() >= TOKEN_WITHIN {
                 return Err(AppError::Csrf);
             }
-            let ended = match rest.next().await {
-                Some(Ok(chunk)) => {
-                    head.extend_from_slice(&chunk);
-                    false
-                }
-                Some(Err(_)) => return Err(AppError::BadRequest(BAD_FORM.into())),
-                None => true,
-            };
+            let chunk = next_chunk(&mut rest, &mut held).await?;
+            let ended = chunk.is_none();
+            head.extend_from_slice(&chunk.unwrap_or_default());
             match multipart_token(head.clone().freeze(), &boundary).await {
                 Ok(Some(token)) => break token,
                 Ok(None) if ended => return Err(AppError::Csrf),
@@ -403,22 +434,22 @@ async fn check_unsafe(req: Request, expected: &str) -> Result<Request, AppError>
             return Err(AppError::Csrf);
         }
         let head = futures_util::stream::once(std::future::ready(Ok(head.freeze())));
-        return Ok(Request::from_parts(
-            parts,
-            Body::from_stream(head.chain(rest)),
-        ));
+        let body = Body::from_stream(head.chain(rest));
+        return Ok((Request::from_parts(parts, body), held));
     }
-    if !content_type.starts_with("application/x-www-form-urlencoded") {
-        return if content_type.is_empty() {
-            Err(AppError::Csrf)
-        } else {
-            Err(AppError::UnsupportedMediaType)
-        };
+    // An urlencoded form is read whole: its bytes are counted as they arrive, and one that
+    // announces more than may be sent is refused before any is read.
+    if announced.is_some_and(|n| n > MAX_FORM_BYTES) {
+        return Err(AppError::PayloadTooLarge);
     }
-    let (parts, body) = req.into_parts();
-    let bytes = to_bytes(body, MAX_FORM_BYTES)
-        .await
-        .map_err(|_| AppError::PayloadTooLarge)?;
+    let mut bytes = BytesMut::new();
+    while let Some(chunk) = next_chunk(&mut rest, &mut held).await? {
+        if bytes.len() + chunk.len() > MAX_FORM_BYTES {
+            return Err(AppError::PayloadTooLarge);
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    let bytes = bytes.freeze();
     let pairs = form_pairs(&bytes).ok_or_else(|| AppError::BadRequest(BAD_FORM.into()))?;
     let given = pairs
         .iter()
@@ -428,7 +459,7 @@ async fn check_unsafe(req: Request, expected: &str) -> Result<Request, AppError>
     if !token_matches(given, expected) {
         return Err(AppError::Csrf);
     }
-    Ok(Request::from_parts(parts, Body::from(bytes)))
+    Ok((Request::from_parts(parts, Body::from(bytes)), held))
 }
 
 /// The client's address: the connection's, unless that is a trusted proxy; then the nearest
@@ -502,6 +533,7 @@ pub async fn middleware(State(state): State<AppState>, mut req: Request, next: N
         }
     });
 
+    let mut held = None;
     if !is_safe_method(req.method()) {
         if drop_session_cookie {
             // The session ran out while a form was open: log in again rather than a CSRF page.
@@ -511,8 +543,13 @@ pub async fn middleware(State(state): State<AppState>, mut req: Request, next: N
         }
         // A brand-new anonymous token cannot have been echoed by a form: it fails, as it should.
         let uri = req.uri().clone();
-        req = match check_unsafe(req, if new_anon.is_some() { "" } else { &csrf }).await {
-            Ok(r) => r,
+        let expected = if new_anon.is_some() { "" } else { &csrf };
+        let reservation = state.forms.reserve(client_addr);
+        match check_unsafe(req, expected, reservation).await {
+            Ok((checked, reservation)) => {
+                req = checked;
+                held = Some(reservation);
+            }
             Err(e) => return refuse(&uri, e),
         };
     }
@@ -527,6 +564,8 @@ pub async fn middleware(State(state): State<AppState>, mut req: Request, next: N
     });
 
     let mut response = next.run(req).await;
+    // the body's bytes are the handler's no longer
+    drop(held);
 
     if let Some(token) = new_anon {
         web::set_cookie(

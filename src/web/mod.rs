@@ -1,5 +1,6 @@
 //! Shared web plumbing: errors, layout, form extraction, flash messages, security headers.
 
+pub mod budget;
 pub mod compress;
 pub mod error;
 pub mod escape;

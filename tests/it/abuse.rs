@@ -948,3 +948,82 @@ async fn every_get_route_refuses_a_nul_in_its_address_and_survives_odd_query_val
         run.failures.join("\n")
     );
 }
+
+/// Form bodies are read whole before their token is checked, and a visitor's token is anyone's
+/// for the asking: what one client's bodies hold at once is bounded (`web::budget`). Sixteen
+/// 500 KB posts to the login page, each held one byte short, fill one client's share; the next
+/// is refused while it is still being sent, and the sixteen, once complete, are answered as
+/// usual and give their bytes back.
+#[tokio::test]
+async fn form_bodies_held_at_once_are_bounded_for_each_client() {
+    use std::time::Duration;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    use overgang::web::budget::PER_CLIENT;
+
+    let (state, owner) = crate::common::state().await;
+    let forms = state.forms.clone();
+    let app = crate::common::serve(state, owner).await;
+    let local = app.addr.ip();
+    let visitor = "A".repeat(43);
+    const LEN: usize = 500_000;
+    let open = |i: usize| {
+        let visitor = &visitor;
+        async move {
+            let start = format!("_csrf={visitor}&email=u{i}%40b.dk&password=");
+            let body = format!("{start}{}", "x".repeat(LEN - start.len()));
+            let mut s = tokio::net::TcpStream::connect(app.addr).await.unwrap();
+            let head = format!(
+                "POST /login HTTP/1.1\r\nHost: {}\r\nCookie: ov_csrf={visitor}\r\n\
+                 Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {LEN}\r\n\r\n",
+                app.addr
+            );
+            s.write_all(head.as_bytes()).await.unwrap();
+            s.write_all(&body.as_bytes()[..LEN - 1]).await.unwrap();
+            s
+        }
+    };
+    let status = |mut s: tokio::net::TcpStream| async move {
+        let mut answer = vec![0; 4096];
+        let n = tokio::time::timeout(Duration::from_secs(10), s.read(&mut answer))
+            .await
+            .expect("an answer")
+            .unwrap();
+        String::from_utf8_lossy(&answer[..n]).to_string()
+    };
+    let until = |what: (usize, usize)| {
+        let forms = &forms;
+        async move {
+            for _ in 0..500 {
+                if forms.held(local) == what {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            panic!("held {:?}, expected {what:?}", forms.held(local));
+        }
+    };
+    let full = PER_CLIENT / LEN;
+    let mut held = Vec::new();
+    for i in 0..full {
+        held.push(open(i).await);
+    }
+    until((full * (LEN - 1), full * (LEN - 1))).await;
+    let answer = status(open(full).await).await;
+    assert!(answer.starts_with("HTTP/1.1 429"), "{answer}");
+    assert_eq!(
+        forms.held(local).1,
+        full * (LEN - 1),
+        "the refused body holds nothing"
+    );
+    for mut s in held {
+        s.write_all(b"x").await.unwrap();
+        let answer = status(s).await;
+        assert!(
+            answer.starts_with("HTTP/1.1 4") && !answer.starts_with("HTTP/1.1 429"),
+            "{answer}"
+        );
+    }
+    until((0, 0)).await;
+    app.login("paedagog@vejle.overgang.test").await;
+}
