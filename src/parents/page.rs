@@ -148,6 +148,11 @@ pub fn refusal(state: &AppState, headers: &HeaderMap, uri: &Uri, err: AppError) 
             "error.bad_request",
             tr.t("error.bad_form"),
         ),
+        AppError::TooManyRequests(_) => (
+            StatusCode::TOO_MANY_REQUESTS,
+            "error.busy",
+            tr.t("error.busy_text"),
+        ),
         AppError::BadRequest(m) => (
             StatusCode::BAD_REQUEST,
             "error.bad_request",
