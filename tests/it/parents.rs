@@ -82,6 +82,15 @@ async fn fixture(app: &TestApp) -> Fx {
     }
 }
 
+/// A fresh app whose fixture transition has gone to the parents, and the pedagogue who sent it.
+async fn with_the_parents() -> (TestApp, Fx, Client) {
+    let app = spawn_app().await;
+    let fx = fixture(&app).await;
+    let staff = app.login(PAEDAGOG).await;
+    move_to(&app, &staff, fx.transition, "with_parents").await;
+    (app, fx, staff)
+}
+
 async fn version(app: &TestApp, id: Uuid) -> i64 {
     app.count(&format!(
         "SELECT version::bigint FROM transitions WHERE id = '{id}'"
@@ -270,10 +279,7 @@ async fn going_to_the_parents_mails_one_link_per_custody_guardian_with_email() {
 
 #[tokio::test]
 async fn a_guardian_writes_a_perspective_gives_consent_and_withdraws_after_sending() {
-    let app = spawn_app().await;
-    let fx = fixture(&app).await;
-    let staff = app.login(PAEDAGOG).await;
-    move_to(&app, &staff, fx.transition, "with_parents").await;
+    let (app, fx, staff) = with_the_parents().await;
     let token = mailed_token(&app, "anna@example.dk").await;
     let sections = sensitive(&app, fx.transition).await;
     let (section, _, title) = sections[0].clone();
@@ -485,10 +491,7 @@ async fn released(app: &TestApp, t: Uuid, section: Uuid) -> i64 {
 
 #[tokio::test]
 async fn every_bad_link_gets_the_same_page_and_changes_nothing() {
-    let app = spawn_app().await;
-    let fx = fixture(&app).await;
-    let staff = app.login(PAEDAGOG).await;
-    move_to(&app, &staff, fx.transition, "with_parents").await;
+    let (app, fx, _) = with_the_parents().await;
     let token = mailed_token(&app, "anna@example.dk").await;
     let anna = fx.anna.to_string();
     let sections = sensitive(&app, fx.transition).await;
@@ -893,10 +896,7 @@ async fn staff_show_a_link_once_revoke_it_and_record_decisions_with_a_note() {
 
 #[tokio::test]
 async fn one_reminder_goes_to_guardians_who_have_not_answered() {
-    let app = spawn_app().await;
-    let fx = fixture(&app).await;
-    let staff = app.login(PAEDAGOG).await;
-    move_to(&app, &staff, fx.transition, "with_parents").await;
+    let (app, fx, staff) = with_the_parents().await;
     let config = crate::common::test_config();
     let remind = || overgang::parents::reminders::send_reminders(&app.db, &config);
 
@@ -1093,10 +1093,7 @@ async fn receiver_answers_need_consent_of_every_custody_guardian() {
 /// recorded two to four times here (six times in the release build).
 #[tokio::test]
 async fn a_decision_sent_many_times_at_once_is_recorded_once() {
-    let app = spawn_app().await;
-    let fx = fixture(&app).await;
-    let staff = app.login(PAEDAGOG).await;
-    move_to(&app, &staff, fx.transition, "with_parents").await;
+    let (app, fx, _) = with_the_parents().await;
     let token = mailed_token(&app, "anna@example.dk").await;
     let (section, _, _) = sensitive(&app, fx.transition).await[0].clone();
     let (section, anna) = (section.to_string(), fx.anna.to_string());
@@ -1125,10 +1122,7 @@ async fn a_decision_sent_many_times_at_once_is_recorded_once() {
 
 #[tokio::test]
 async fn a_decision_recorded_by_staff_many_times_at_once_is_recorded_once() {
-    let app = spawn_app().await;
-    let fx = fixture(&app).await;
-    let staff = app.login(PAEDAGOG).await;
-    move_to(&app, &staff, fx.transition, "with_parents").await;
+    let (app, fx, staff) = with_the_parents().await;
     let (section, _, _) = sensitive(&app, fx.transition).await[0].clone();
     let (section, bo) = (section.to_string(), fx.bo.to_string());
     let page = format!("/transitions/{}/parents", fx.transition);
