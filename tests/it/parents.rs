@@ -1157,3 +1157,24 @@ async fn a_decision_recorded_by_staff_many_times_at_once_is_recorded_once() {
     );
     assert_eq!(records().await, 2);
 }
+
+#[tokio::test]
+async fn a_link_made_many_times_at_once_leaves_one_that_works() {
+    let (app, fx, staff) = with_the_parents().await;
+    let page = format!("/transitions/{}/parents", fx.transition);
+    let links = format!("{page}/links");
+    let (_, html) = staff.get_text(&page).await;
+    let csrf = csrf_from(&html);
+    let bo = fx.bo.to_string();
+    let fields = [("_csrf", csrf.as_str()), ("guardian", bo.as_str())];
+    let clicks = (0..16).map(|_| async { staff.post_form(&links, &fields).await.status() });
+    for status in futures_util::future::join_all(clicks).await {
+        assert_eq!(status, StatusCode::OK);
+    }
+    // each made one and took back the one before, so only the last shown is left to use
+    let count = |revoked: &str| {
+        format!("SELECT count(*) FROM parent_links WHERE guardian_id = '{bo}' AND revoked_at IS {revoked}")
+    };
+    assert_eq!(app.count(&count("NULL")).await, 1);
+    assert_eq!(app.count(&count("NOT NULL")).await, 15);
+}
