@@ -277,6 +277,10 @@ impl Purpose {
 }
 
 /// Creates a one-time token and returns it; only its hash is stored.
+/// The class of the advisory lock on a user's tokens (`revoke_tokens`); the two-key locks are
+/// apart from the one-key locks sqlx takes for migrations.
+const TOKENS_LOCK: i32 = 1;
+
 pub async fn issue_token(
     tx: &mut Tx,
     user_id: Uuid,
@@ -304,12 +308,22 @@ pub async fn issue_token(
 }
 
 /// Withdraws the user's unused tokens (of one purpose, or all), so only the newest link works
-/// and no old link outlives a password change or a deactivation.
+/// and no old link outlives a password change or a deactivation. First it waits for any other
+/// transaction changing this user's tokens to end (a lock held to the end of the transaction,
+/// on the user's id, whatever the caller's scope may see): two resets asked at once each
+/// withdrew the tokens there were and each issued one, so two links worked.
 pub async fn revoke_tokens(
     tx: &mut Tx,
     user_id: Uuid,
     purpose: Option<Purpose>,
 ) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        r#"SELECT 1 AS "one!" FROM pg_advisory_xact_lock($1, hashtext($2::uuid::text))"#,
+        TOKENS_LOCK,
+        user_id
+    )
+    .fetch_one(&mut **tx)
+    .await?;
     sqlx::query!(
         "DELETE FROM user_tokens WHERE user_id = $1 AND used_at IS NULL AND ($2::text IS NULL OR purpose = $2)",
         user_id,

@@ -804,6 +804,18 @@ async fn reset_requests_are_throttled_per_address() {
         3,
         "ten asks at once"
     );
+    assert_eq!(
+        count(
+            &mut conn,
+            &format!(
+                "SELECT count(*) FROM user_tokens t JOIN users u ON u.id = t.user_id
+                 WHERE u.email = '{PAEDAGOG}' AND t.used_at IS NULL"
+            )
+        )
+        .await,
+        1,
+        "only the newest link works, also when asked at once"
+    );
 }
 
 #[tokio::test]
