@@ -19,6 +19,32 @@ pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 /// The role the application's queries run as: owns no tables, cannot bypass row-level security.
 pub const APP_ROLE: &str = "overgang_app";
 
+/// What a transaction may take an advisory lock on (`lock`): changes that check what exists and
+/// then add to it, where there is no row yet to lock. The two-key locks are apart from the
+/// one-key lock sqlx takes for migrations.
+#[derive(Clone, Copy, Debug)]
+pub enum Lock {
+    /// A user's unused tokens (`users::queries::revoke_tokens`), keyed by the user's id.
+    UserTokens = 1,
+    /// A municipality's open transitions of one kind (a cohort skips the children that have
+    /// one), keyed by municipality and kind.
+    OpenTransitions = 2,
+}
+
+/// Waits for any other transaction holding `lock` on `key` to end, and holds it to the end of
+/// this one, so the next such change sees what this one wrote. Keys are hashed: two that share
+/// a hash only wait for each other.
+pub async fn lock(tx: &mut Tx, lock: Lock, key: &str) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        r#"SELECT 1 AS "one!" FROM pg_advisory_xact_lock($1, hashtext($2))"#,
+        lock as i32,
+        key
+    )
+    .fetch_one(&mut **tx)
+    .await?;
+    Ok(())
+}
+
 pub fn parse_url(url: &str) -> Result<PgConnectOptions, sqlx::Error> {
     PgConnectOptions::from_str(url)
 }

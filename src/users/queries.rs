@@ -277,10 +277,6 @@ impl Purpose {
 }
 
 /// Creates a one-time token and returns it; only its hash is stored.
-/// The class of the advisory lock on a user's tokens (`revoke_tokens`); the two-key locks are
-/// apart from the one-key locks sqlx takes for migrations.
-const TOKENS_LOCK: i32 = 1;
-
 pub async fn issue_token(
     tx: &mut Tx,
     user_id: Uuid,
@@ -317,13 +313,7 @@ pub async fn revoke_tokens(
     user_id: Uuid,
     purpose: Option<Purpose>,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query!(
-        r#"SELECT 1 AS "one!" FROM pg_advisory_xact_lock($1, hashtext($2::uuid::text))"#,
-        TOKENS_LOCK,
-        user_id
-    )
-    .fetch_one(&mut **tx)
-    .await?;
+    crate::db::lock(tx, crate::db::Lock::UserTokens, &user_id.to_string()).await?;
     sqlx::query!(
         "DELETE FROM user_tokens WHERE user_id = $1 AND used_at IS NULL AND ($2::text IS NULL OR purpose = $2)",
         user_id,
