@@ -285,8 +285,7 @@ pub async fn create(mut ctx: Ctx, Form(f): Form<CohortForm>) -> AppResult<Respon
     if f.confirm == "ja" {
         // Confirmations at once (a double click) one after the other: each creates for the
         // children without an open transition of the kind, as the one before left them.
-        let key = format!("{m}/{}", kind.as_str());
-        crate::db::lock(&mut ctx.tx, crate::db::Lock::OpenTransitions, &key).await?;
+        queries::lock_open(&mut ctx.tx, m, kind).await?;
     }
     let cohort = queries::cohort(&mut ctx.tx, m, year, &institutions, receiving, kind).await?;
     let (skip, new): (Vec<_>, Vec<_>) = cohort.into_iter().partition(|c| c.has_open);

@@ -443,6 +443,16 @@ pub async fn create(mut ctx: Ctx, Form(f): Form<TransitionForm>) -> AppResult<Re
                         k.label()
                     ),
                 );
+            } else if queries::has_open(&mut ctx.tx, m, child_id, k).await? {
+                errors.add(
+                    "kind",
+                    format!(
+                        "{} {} har allerede en åben overgang af typen «{}». Fortsæt den, eller annullér den, før der oprettes en ny.",
+                        s.child.first_name,
+                        s.child.last_name,
+                        k.label()
+                    ),
+                );
             }
             t
         }

@@ -451,6 +451,39 @@ pub struct CohortChild {
     pub has_open: bool,
 }
 
+/// Whether the child has an open transition of the kind (a child gets one at a time; a cohort
+/// skips those that have one). Takes the lock on the municipality's open transitions of the
+/// kind first (`db::Lock::OpenTransitions`), held to the end of the transaction, so that a
+/// transition created at the same moment, alone or in a cohort, is seen.
+pub async fn has_open(
+    tx: &mut Tx,
+    municipality_id: Uuid,
+    child_id: Uuid,
+    kind: TransitionKind,
+) -> Result<bool, sqlx::Error> {
+    lock_open(tx, municipality_id, kind).await?;
+    sqlx::query_scalar!(
+        r#"SELECT EXISTS (SELECT 1 FROM transitions
+                          WHERE municipality_id = $1 AND child_id = $2 AND kind = $3
+                            AND status NOT IN ('closed', 'cancelled')) AS "open!""#,
+        municipality_id,
+        child_id,
+        kind.as_str()
+    )
+    .fetch_one(&mut **tx)
+    .await
+}
+
+/// The lock on a municipality's open transitions of one kind, to the end of the transaction.
+pub async fn lock_open(
+    tx: &mut Tx,
+    municipality_id: Uuid,
+    kind: TransitionKind,
+) -> Result<(), sqlx::Error> {
+    let key = format!("{municipality_id}/{}", kind.as_str());
+    crate::db::lock(tx, crate::db::Lock::OpenTransitions, &key).await
+}
+
 pub async fn cohort(
     tx: &mut Tx,
     municipality_id: Uuid,

@@ -602,3 +602,47 @@ async fn the_receiving_school_sees_the_child_while_the_transition_is_open_but_ca
         StatusCode::NOT_FOUND
     );
 }
+
+#[tokio::test]
+async fn a_child_has_one_open_transition_of_a_kind_at_a_time() {
+    let app = spawn_app().await;
+    let child = seed_child(&app, "Børnehaven Solsikken", "Enkelt", "2020-03-03").await;
+    let school = institution(&app, "Bakkeskolen").await;
+    let staff = app.login("paedagog@vejle.overgang.test").await;
+    let open = || async {
+        app.count(&format!(
+            "SELECT count(*) FROM transitions WHERE child_id = '{child}' AND status NOT IN ('closed', 'cancelled')"
+        ))
+        .await
+    };
+    // Eight at once (a double click, or two pedagogues): one is created.
+    let tries = (0..8).map(|_| create(&staff, child, school, "kindergarten_school", ""));
+    let answers = futures_util::future::join_all(tries).await;
+    let statuses: Vec<_> = answers.iter().map(|r| r.status()).collect();
+    let created: Vec<_> = answers
+        .iter()
+        .filter(|r| r.status() == StatusCode::SEE_OTHER)
+        .collect();
+    assert_eq!(created.len(), 1, "{statuses:?}");
+    assert!(statuses
+        .iter()
+        .all(|s| *s == StatusCode::SEE_OTHER || *s == StatusCode::UNPROCESSABLE_ENTITY));
+    let first = transition_id(created[0]);
+    assert_eq!(open().await, 1);
+    // Later, the same: the form says why.
+    let r = create(&staff, child, school, "kindergarten_school", "").await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = r.text().await.unwrap();
+    assert!(
+        html.contains("Enkelt Overgang har allerede en åben overgang af typen"),
+        "{html}"
+    );
+    // Once it is cancelled, a new one may be made.
+    assert_eq!(
+        move_to(&staff, first, "cancelled", 1).await.status(),
+        StatusCode::SEE_OTHER
+    );
+    let r = create(&staff, child, school, "kindergarten_school", "").await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(open().await, 1);
+}
