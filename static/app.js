@@ -23,7 +23,8 @@
       event.preventDefault();
       return;
     }
-    if (form.method !== 'post') {
+    // A submit another script has stopped was not sent, so it does not count.
+    if (event.defaultPrevented || form.method !== 'post') {
       return;
     }
     var now = Date.now();
