@@ -251,35 +251,13 @@ pub async fn current_decisions(
         .collect())
 }
 
-/// Locks the transition's row for the rest of the transaction, so that a guardian's changes
-/// to one transition are made one after the other, each seeing those before it (the statement
-/// after the lock sees what they committed). Without it, a double click, or a parent and a
-/// pedagogue at the same moment, each read the state from before the other: 16 presses of one
-/// consent button at once recorded the same decision six times, where pressing it again
-/// records nothing new, and 16 correction requests at once passed a cap of 10 open ones.
-pub async fn lock_transition(
-    tx: &mut Tx,
-    municipality_id: Uuid,
-    transition_id: Uuid,
-) -> Result<(), sqlx::Error> {
-    sqlx::query!(
-        "SELECT 1 AS one FROM transitions WHERE municipality_id = $1 AND id = $2
-         FOR NO KEY UPDATE",
-        municipality_id,
-        transition_id
-    )
-    .fetch_optional(&mut **tx)
-    .await?;
-    Ok(())
-}
-
 /// `current_decisions`, for recording a new one: under the transition's lock.
 pub async fn decisions_for_change(
     tx: &mut Tx,
     municipality_id: Uuid,
     transition_id: Uuid,
 ) -> Result<Vec<(Uuid, Uuid, String)>, sqlx::Error> {
-    lock_transition(tx, municipality_id, transition_id).await?;
+    crate::transitions::queries::lock(tx, municipality_id, transition_id).await?;
     current_decisions(tx, municipality_id, transition_id).await
 }
 

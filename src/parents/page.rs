@@ -851,7 +851,7 @@ pub async fn request_correction(
     };
     let text = f.correction.trim().replace("\r\n", "\n");
     let (m, t, g) = (link.municipality_id, link.transition.id, link.guardian_id);
-    super::lock_transition(&mut link.tx, m, t).await?;
+    crate::transitions::queries::lock(&mut link.tx, m, t).await?;
     let (open_now, sent_before) = super::corrections::open_of_guardian(
         &mut link.tx,
         m,

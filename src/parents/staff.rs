@@ -331,7 +331,7 @@ pub async fn create_link(
     let me = ctx.user.id;
     // A new link takes back the guardian's earlier ones; under the transition's lock, so that
     // links made at once (a double click) leave one, not one each.
-    super::lock_transition(&mut ctx.tx, m, id).await?;
+    crate::transitions::queries::lock(&mut ctx.tx, m, id).await?;
     super::revoke_links(&mut ctx.tx, m, id, g.id, Some(me)).await?;
     let (link_id, token) =
         super::issue_link(&mut ctx.tx, m, id, g.id, "shown", None, Some(me)).await?;

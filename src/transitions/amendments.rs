@@ -115,7 +115,7 @@ pub async fn add(
     let sent = Flash::success("Tilføjelsen er sendt til modtageren.");
     // The same text twice (a double click, or the form sent again) is one amendment and one
     // mail to each receiver; under the transition's lock, so also when both come at once.
-    crate::parents::lock_transition(&mut ctx.tx, m, id).await?;
+    super::queries::lock(&mut ctx.tx, m, id).await?;
     let Some(amendment) = sqlx::query_scalar!(
         "INSERT INTO transition_amendments (municipality_id, transition_id, body, created_by)
          SELECT $1, $2, $3, $4

@@ -451,6 +451,30 @@ pub struct CohortChild {
     pub has_open: bool,
 }
 
+/// Locks the transition's row for the rest of the transaction (`FOR NO KEY UPDATE`, as a change
+/// to the row itself would), so that changes that read what the transition has and then add
+/// to it are made one after the other, each seeing those before it (the statement after the
+/// lock sees what they committed): consent decisions, correction requests, parent links,
+/// amendments. Without it, a double click, or a parent and a pedagogue at the same moment,
+/// each read the state from before the other: 16 presses of one consent button at once
+/// recorded the same decision six times, where pressing it again records nothing new, and 16
+/// correction requests at once passed a cap of 10 open ones.
+pub async fn lock(
+    tx: &mut Tx,
+    municipality_id: Uuid,
+    transition_id: Uuid,
+) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        "SELECT 1 AS one FROM transitions WHERE municipality_id = $1 AND id = $2
+         FOR NO KEY UPDATE",
+        municipality_id,
+        transition_id
+    )
+    .fetch_optional(&mut **tx)
+    .await?;
+    Ok(())
+}
+
 /// Whether the child has an open transition of the kind (a child gets one at a time; a cohort
 /// skips those that have one). Takes the lock on the municipality's open transitions of the
 /// kind first (`db::Lock::OpenTransitions`), held to the end of the transaction, so that a
