@@ -156,15 +156,13 @@ async fn example(ctx: Ctx, Path(kind): Path<String>) -> AppResult<Response> {
 #[template(path = "import/preview.html")]
 pub struct PreviewPage {
     pub layout: Layout,
-    pub kind_label: &'static str,
+    pub kind: Kind,
     pub filename: String,
     pub problems: Vec<Problem>,
     pub truncated: bool,
     pub fatal: Option<String>,
     pub batch: Option<Uuid>,
     pub row_count: usize,
-    /// `row_count` with the kind, in words ("1 barn").
-    pub counted: String,
     pub notes: Vec<String>,
     pub headers: Vec<&'static str>,
     pub sample: Vec<Vec<String>>,
@@ -270,14 +268,13 @@ fn preview(
 ) -> PreviewPage {
     let mut page = PreviewPage {
         layout: ctx.layout(&format!("Import af {}", kind.label()), "/import"),
-        kind_label: kind.label(),
+        kind,
         filename,
         problems: Vec::new(),
         truncated: false,
         fatal: None,
         batch: None,
         row_count: 0,
-        counted: String::new(),
         notes: Vec::new(),
         headers: Vec::new(),
         sample: Vec::new(),
@@ -294,7 +291,6 @@ fn preview(
         Ok(c) => {
             page.batch = batch;
             page.row_count = c.plan.row_count();
-            page.counted = kind.counted(page.row_count);
             page.notes = c.plan.notes();
             page.headers = c.plan.headers();
             page.sample = c.plan.sample();
