@@ -1,7 +1,7 @@
 use reqwest::{header, StatusCode};
 use sqlx::Row;
 
-use crate::common::{location, spawn_app, PASSWORD};
+use crate::common::{how_many, location, spawn_app, PASSWORD};
 
 #[tokio::test]
 async fn login_lands_on_the_dashboard_and_logout_ends_the_session() {
@@ -458,14 +458,8 @@ async fn wrong_passwords_sent_at_once_are_checked_only_up_to_the_limit() {
         }
     });
     let answers = futures_util::future::join_all(guesses).await;
-    let checked = answers
-        .iter()
-        .filter(|s| **s == StatusCode::UNPROCESSABLE_ENTITY)
-        .count();
-    let locked = answers
-        .iter()
-        .filter(|s| **s == StatusCode::TOO_MANY_REQUESTS)
-        .count();
+    let checked = how_many(&answers, StatusCode::UNPROCESSABLE_ENTITY);
+    let locked = how_many(&answers, StatusCode::TOO_MANY_REQUESTS);
     assert_eq!((checked, locked), (5, 15), "{answers:?}");
     assert_eq!(
         app.client()

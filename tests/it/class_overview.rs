@@ -9,7 +9,7 @@
 use reqwest::StatusCode;
 use uuid::Uuid;
 
-use crate::common::{location, spawn_app, Client, TestApp};
+use crate::common::{how_many, location, spawn_app, Client, TestApp};
 
 const LAERER: &str = "laerer@vejle.overgang.test";
 const PAEDAGOG: &str = "paedagog@vejle.overgang.test";
@@ -524,14 +524,8 @@ async fn a_class_created_twice_at_once_is_created_once() {
         (0..8).map(|_| async { admin.post_form("/classes", &fields).await.status() }),
     )
     .await;
-    let created = answers
-        .iter()
-        .filter(|s| **s == StatusCode::SEE_OTHER)
-        .count();
-    let taken = answers
-        .iter()
-        .filter(|s| **s == StatusCode::UNPROCESSABLE_ENTITY)
-        .count();
+    let created = how_many(&answers, StatusCode::SEE_OTHER);
+    let taken = how_many(&answers, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!((created, taken), (1, 7), "{answers:?}");
     assert_eq!(
         app.count("SELECT count(*) FROM school_classes WHERE name = '0.R'")

@@ -170,6 +170,11 @@ impl Client {
     }
 }
 
+/// How many of the answers to one request sent several times at once have `status`.
+pub fn how_many(answers: &[StatusCode], status: StatusCode) -> usize {
+    answers.iter().filter(|s| **s == status).count()
+}
+
 pub fn location(r: &Response) -> String {
     r.headers()
         .get(header::LOCATION)

@@ -8,7 +8,7 @@ use reqwest::{header, StatusCode};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-use crate::common::{csrf_from, location, spawn_app, spawn_app_with, Client, TestApp};
+use crate::common::{csrf_from, how_many, location, spawn_app, spawn_app_with, Client, TestApp};
 
 const PAEDAGOG: &str = "paedagog@vejle.overgang.test";
 const LEDER: &str = "leder@vejle.overgang.test";
@@ -763,9 +763,6 @@ async fn correction_requests_sent_at_once_are_one_request_and_stop_at_the_cap() 
     );
     let different = (0..16).map(|i| send(format!("Rettelse nummer {i}.")));
     let answers = futures_util::future::join_all(different).await;
-    let refused = answers
-        .iter()
-        .filter(|s| **s == StatusCode::UNPROCESSABLE_ENTITY)
-        .count();
+    let refused = how_many(&answers, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!((app.count(open).await, refused), (10, 7), "{answers:?}");
 }
