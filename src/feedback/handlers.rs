@@ -571,7 +571,10 @@ pub async fn submit(mut ctx: Ctx, Path(id): Path<Uuid>, req: Request) -> AppResu
     let m = access.municipality_id;
     // Foreign ids and the wrong side are refused before the body is even parsed.
     let (r, t) = answerable(&mut ctx, &access, id).await?;
-    // Locks the request: of two answers sent at once, the second sees the first.
+    // The transition's row first, as a status change takes it: a close or cancel at the same
+    // moment is seen in the status below. Then the request's: of two answers sent at once,
+    // the second sees the first.
+    let status = tq::lock(&mut ctx.tx, m, t.id).await?;
     let answered = sqlx::query_scalar!(
         "SELECT answered_at IS NOT NULL AS \"answered!\" FROM feedback_requests
          WHERE municipality_id = $1 AND id = $2 FOR UPDATE",
@@ -583,7 +586,6 @@ pub async fn submit(mut ctx: Ctx, Path(id): Path<Uuid>, req: Request) -> AppResu
     if answered {
         return Err(AppError::Conflict(ALREADY.into()));
     }
-    let status = Status::parse(&t.status);
     if !matches!(
         status,
         Some(Status::FeedbackRequested | Status::FeedbackGiven)

@@ -94,10 +94,17 @@ pub async fn add(
 ) -> AppResult<Response> {
     let (access, t) = sender(&mut ctx, id).await?;
     let m = access.municipality_id;
-    if !AMENDABLE.contains(&t.status.as_str()) {
+    // Under the transition's lock: the status is the one a recall at the same moment left
+    // (an amendment never lands on a handover that has become a draft again), and the same
+    // text twice (a double click, or the form sent again) is one amendment and one mail to
+    // each receiver, also when both come at once.
+    let status = super::queries::lock(&mut ctx.tx, m, id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    if !AMENDABLE.contains(&status.as_str()) {
         return Err(AppError::Conflict(format!(
             "Der kan kun tilføjes til en overlevering, der er sendt. Denne har status «{}»: ret i skemaet i stedet.",
-            handlers::status_label(&t.status)
+            status.label()
         )));
     }
     let mut errors = FieldErrors::default();
@@ -113,9 +120,6 @@ pub async fn add(
         return Err(AppError::BadRequest(message.to_string()));
     }
     let sent = Flash::success("Tilføjelsen er sendt til modtageren.");
-    // The same text twice (a double click, or the form sent again) is one amendment and one
-    // mail to each receiver; under the transition's lock, so also when both come at once.
-    super::queries::lock(&mut ctx.tx, m, id).await?;
     let Some(amendment) = sqlx::query_scalar!(
         "INSERT INTO transition_amendments (municipality_id, transition_id, body, created_by)
          SELECT $1, $2, $3, $4

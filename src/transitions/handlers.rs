@@ -801,10 +801,14 @@ pub async fn reassign(
     if !ctx.user.leads(t.sending_institution_id) {
         return Err(AppError::Forbidden);
     }
-    if !Status::parse(&t.status).is_some_and(Status::is_open) {
+    // The status under the transition's lock: a close at the same moment is seen here.
+    let status = queries::lock(&mut ctx.tx, m, id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    if !status.is_open() {
         return Err(AppError::Conflict(format!(
             "En overlevering med status «{}» kan ikke få en ny ansvarlig.",
-            status_label(&t.status)
+            status.label()
         )));
     }
     let staff = queries::staff_of(&mut ctx.tx, m, t.sending_institution_id).await?;

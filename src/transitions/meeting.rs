@@ -236,13 +236,23 @@ async fn kept(ctx: &mut Ctx, access: &Access, id: Uuid) -> AppResult<Transition>
 /// As `kept`, and the meeting can still be changed (else 409).
 async fn editable(ctx: &mut Ctx, access: &Access, id: Uuid) -> AppResult<Transition> {
     let t = kept(ctx, access, id).await?;
-    if !open(&t) {
+    still_open(ctx, access.municipality_id, id, "Mødet").await?;
+    Ok(t)
+}
+
+/// Takes the transition's lock, and refuses (409) unless its status, as a close at the same
+/// moment left it, is still open: `what` can no longer be changed.
+async fn still_open(ctx: &mut Ctx, m: Uuid, id: Uuid, what: &str) -> AppResult<()> {
+    let status = super::queries::lock(&mut ctx.tx, m, id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    if !status.is_open() {
         return Err(AppError::Conflict(format!(
-            "Mødet kan ikke ændres, fordi overleveringen har status «{}».",
-            handlers::status_label(&t.status)
+            "{what} kan ikke ændres, fordi overleveringen har status «{}».",
+            status.label()
         )));
     }
-    Ok(t)
+    Ok(())
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -347,12 +357,7 @@ pub async fn save_wish(
             "Vælg, om I ønsker et møde, en mundtlig overlevering eller ingen af delene.".into(),
         ));
     };
-    if !open(&t) {
-        return Err(AppError::Conflict(format!(
-            "Ønsket kan ikke ændres, fordi overleveringen har status «{}».",
-            handlers::status_label(&t.status)
-        )));
-    }
+    still_open(&mut ctx, m, id, "Ønsket").await?;
     sqlx::query!(
         "INSERT INTO handover_wishes (municipality_id, transition_id, wish, updated_by)
          VALUES ($1, $2, $3, $4)

@@ -4,6 +4,7 @@ use sqlx::types::Json;
 use time::Date;
 use uuid::Uuid;
 
+use super::status::Status;
 use crate::{auth::ChildScope, db::Tx, forms::TransitionKind, transfers::handlers::TransferRow};
 
 /// An id and a name, for selects.
@@ -459,20 +460,24 @@ pub struct CohortChild {
 /// each read the state from before the other: 16 presses of one consent button at once
 /// recorded the same decision six times, where pressing it again records nothing new, and 16
 /// correction requests at once passed a cap of 10 open ones.
+///
+/// Returns the status as it is once the lock is held (`None`: no such transition). A change
+/// that depends on the status checks this one, not one read before the lock: a recall or a
+/// status change committed while it waited is seen here and nowhere earlier.
 pub async fn lock(
     tx: &mut Tx,
     municipality_id: Uuid,
     transition_id: Uuid,
-) -> Result<(), sqlx::Error> {
-    sqlx::query!(
-        "SELECT 1 AS one FROM transitions WHERE municipality_id = $1 AND id = $2
+) -> Result<Option<Status>, sqlx::Error> {
+    let status = sqlx::query_scalar!(
+        "SELECT status FROM transitions WHERE municipality_id = $1 AND id = $2
          FOR NO KEY UPDATE",
         municipality_id,
         transition_id
     )
     .fetch_optional(&mut **tx)
     .await?;
-    Ok(())
+    Ok(status.as_deref().and_then(Status::parse))
 }
 
 /// Whether the child has an open transition of the kind (a child gets one at a time; a cohort

@@ -241,6 +241,39 @@ impl TestApp {
         let mut conn = self.owner_conn().await;
         sqlx::query_scalar(sql).fetch_one(&mut conn).await.unwrap()
     }
+
+    /// Sends `request` while another transaction holds the rows `lock` locks, as a change made
+    /// at the same moment would. Once the request waits for them (or after 3 s, if it never
+    /// does), that transaction runs `change` and commits. A request that reads before it locks
+    /// acts on what it read, from before `change`; one that locks first sees `change`.
+    pub async fn during<T>(
+        &self,
+        lock: &str,
+        change: &str,
+        request: impl std::future::Future<Output = T>,
+    ) -> T {
+        use sqlx::Connection;
+        let mut conn = self.owner_conn().await;
+        let mut tx = conn.begin().await.unwrap();
+        sqlx::raw_sql(lock).execute(&mut *tx).await.unwrap();
+        let other = async {
+            for _ in 0..300 {
+                let waiting = self
+                    .count(
+                        "SELECT count(*) FROM pg_stat_activity
+                         WHERE datname = current_database() AND wait_event_type = 'Lock'",
+                    )
+                    .await;
+                if waiting > 0 {
+                    break;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            }
+            sqlx::raw_sql(change).execute(&mut *tx).await.unwrap();
+            tx.commit().await.unwrap();
+        };
+        futures_util::future::join(request, other).await.0
+    }
 }
 
 impl Client {

@@ -680,3 +680,50 @@ async fn the_sender_sees_both_sides() {
         2
     );
 }
+
+/// A second-round answer sent while the sender closes the handover (the close holds the
+/// transition's row, the answer waits for it) sees the closed status once it gets the row, and
+/// is refused: nothing is stored on a closed handover.
+#[tokio::test]
+async fn an_answer_waiting_for_a_close_sees_it_closed() {
+    let app = spawn_app().await;
+    let t = transition(&app, 400, "feedback_given").await;
+    let r: Uuid = {
+        let mut conn = app.owner_conn().await;
+        sqlx::query_scalar(
+            "INSERT INTO feedback_requests (municipality_id, transition_id, round, due_on)
+             SELECT municipality_id, id, 2, current_date FROM transitions WHERE id = $1
+             RETURNING id",
+        )
+        .bind(t)
+        .fetch_one(&mut conn)
+        .await
+        .unwrap()
+    };
+    let c = app.login(LAERER).await;
+    let path = format!("/feedback/{r}");
+    let token = c.csrf(&path).await;
+    let mut fields = vec![("_csrf".to_string(), token)];
+    fields.extend(valid(&themed(&app, t).await));
+    let (status, page) = app
+        .during(
+            &format!("SELECT 1 FROM transitions WHERE id = '{t}' FOR UPDATE"),
+            &format!(
+                "UPDATE transitions SET status = 'closed', version = version + 1 WHERE id = '{t}'"
+            ),
+            async {
+                let r = c.post_form(&path, &refs(&fields)).await;
+                (r.status(), r.text().await.unwrap())
+            },
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{page}");
+    assert!(page.contains("Afsluttet"), "{page}");
+    assert_eq!(
+        app.count(&format!(
+            "SELECT count(*) FROM feedback_requests WHERE id = '{r}' AND answered_at IS NOT NULL"
+        ))
+        .await,
+        0
+    );
+}

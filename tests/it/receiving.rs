@@ -793,3 +793,37 @@ async fn an_amendment_sent_many_times_at_once_is_one_amendment_and_one_mail() {
     );
     assert_eq!((amendments().await, mails().await), (2, 2));
 }
+
+/// An amendment sent while a recall of the handover is being committed (the recall holds the
+/// transition's row, the amendment waits for it) sees the recall's draft once it gets the row,
+/// and is refused: nothing is added to a handover that is a draft again, and nobody is told.
+#[tokio::test]
+async fn an_amendment_waiting_for_a_recall_sees_the_draft() {
+    let app = spawn_app().await;
+    let sender = app.login(PAEDAGOG).await;
+    let id = sent(&app, &sender).await;
+    let (status, page) = app
+        .during(
+            &format!("SELECT 1 FROM transitions WHERE id = '{id}' FOR UPDATE"),
+            &format!(
+                "UPDATE transitions SET status = 'draft', version = version + 1 WHERE id = '{id}'"
+            ),
+            async {
+                let r = amend(&sender, id, "Alma har fået briller.").await;
+                (r.status(), r.text().await.unwrap())
+            },
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert!(page.contains("Kladde"), "{page}");
+    let stored = app
+        .count(&format!(
+            "SELECT count(*) FROM transition_amendments WHERE transition_id = '{id}'"
+        ))
+        .await;
+    let told = app
+        .count("SELECT count(*) FROM outbox WHERE subject = 'Tilføjelse til en overlevering'")
+        .await;
+    assert_eq!((stored, told), (0, 0));
+}
+

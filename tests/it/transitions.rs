@@ -654,3 +654,58 @@ async fn a_child_has_one_open_transition_of_a_kind_at_a_time() {
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     assert_eq!(open().await, 1);
 }
+
+/// A new responsible or a meeting wish sent while the transition is being cancelled (the cancel
+/// holds its row, the change waits for it) is refused once it sees the cancel, and changes
+/// nothing on a transition that is no longer open.
+#[tokio::test]
+async fn changes_waiting_for_a_cancel_see_it_cancelled() {
+    let app = spawn_app().await;
+    let child = seed_child(&app, "Børnehaven Solsikken", "Karla", "2021-03-03").await;
+    let school = institution(&app, "Bakkeskolen").await;
+    let pedagogue = user(&app, PAEDAGOG).await;
+    let leader = app.login(LEDER).await;
+    let id = transition_id(&create(&leader, child, school, "kindergarten_school", "").await);
+    let lock = format!("SELECT 1 FROM transitions WHERE id = '{id}' FOR UPDATE");
+    let cancel = format!(
+        "UPDATE transitions SET status = 'cancelled', version = version + 1 WHERE id = '{id}'"
+    );
+    let token = leader.csrf("/transitions").await;
+    let status = app
+        .during(&lock, &cancel, async {
+            leader
+                .post_form(
+                    &format!("/transitions/{id}/responsible"),
+                    &[
+                        ("_csrf", &token),
+                        ("responsible_user_id", &pedagogue.to_string()),
+                    ],
+                )
+                .await
+                .status()
+        })
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert_eq!(row(&app, id).await, ("cancelled".into(), 2, None));
+
+    app.count(&format!(
+        "WITH x AS (UPDATE transitions SET status = 'draft' WHERE id = '{id}' RETURNING 1)
+         SELECT count(*) FROM x"
+    ))
+    .await;
+    let staff = app.login(PAEDAGOG).await;
+    let token = staff.csrf("/transitions").await;
+    let status = app
+        .during(&lock, &cancel, async {
+            staff
+                .post_form(
+                    &format!("/transitions/{id}/handover-wish"),
+                    &[("_csrf", token.as_str()), ("wish", "meeting")],
+                )
+                .await
+                .status()
+        })
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert_eq!(app.count("SELECT count(*) FROM handover_wishes").await, 0);
+}
