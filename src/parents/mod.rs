@@ -251,16 +251,6 @@ pub async fn current_decisions(
         .collect())
 }
 
-/// `current_decisions`, for recording a new one: under the transition's lock.
-pub async fn decisions_for_change(
-    tx: &mut Tx,
-    municipality_id: Uuid,
-    transition_id: Uuid,
-) -> Result<Vec<(Uuid, Uuid, String)>, sqlx::Error> {
-    crate::transitions::queries::lock(tx, municipality_id, transition_id).await?;
-    current_decisions(tx, municipality_id, transition_id).await
-}
-
 pub fn current_of(
     decisions: &[(Uuid, Uuid, String)],
     guardian: Uuid,

@@ -627,7 +627,7 @@ async fn posted<F: GuardianForm>(
     token: &str,
     form: Result<Form<F>, AppError>,
 ) -> AppResult<Result<(Link, String, F), Response>> {
-    let Some(link) = open(state, token).await? else {
+    let Some(mut link) = open(state, token).await? else {
         return invalid(visitor, lang).map(Err);
     };
     let back = super::parent_path(token);
@@ -638,7 +638,34 @@ async fn posted<F: GuardianForm>(
     if !same_guardian(&link, f.guardian()) {
         return invalid(visitor, lang).map(Err);
     }
+    if !hold(&mut link).await? {
+        return invalid(visitor, lang).map(Err);
+    }
     Ok(Ok((link, back, f)))
+}
+
+/// For a change through the link: takes the transition's row, then the link's (the order in
+/// which staff's changes take them), and checks again what `open` read before it held either.
+/// A revoke, or a status change such as sending the handover, committed meanwhile is seen
+/// here: the link must still work and the status still allow it, and `link.transition.status`
+/// is the status as it is now, for the handler's own checks.
+async fn hold(link: &mut Link) -> Result<bool, sqlx::Error> {
+    let (m, t) = (link.municipality_id, link.transition.id);
+    let Some(status) = crate::transitions::queries::lock(&mut link.tx, m, t).await? else {
+        return Ok(false);
+    };
+    link.transition.status = status;
+    let live = sqlx::query_scalar!(
+        r#"SELECT true AS "live!" FROM parent_links
+           WHERE municipality_id = $1 AND id = $2 AND revoked_at IS NULL AND expires_at > now()
+           FOR NO KEY UPDATE"#,
+        m,
+        link.link_id
+    )
+    .fetch_optional(&mut *link.tx)
+    .await?
+    .is_some();
+    Ok(live && super::link_usable(status))
 }
 
 async fn mark_responded(link: &mut Link) -> Result<(), sqlx::Error> {
@@ -769,7 +796,8 @@ pub async fn decide(
             back,
         );
     };
-    let decisions = super::decisions_for_change(&mut link.tx, m, t).await?;
+    // under the transition's lock (`posted`)
+    let decisions = super::current_decisions(&mut link.tx, m, t).await?;
     let current = super::current_of(&decisions, link.guardian_id, section.id);
     if decision == Decision::Withdrawn && current != Some("given") {
         return problem(
@@ -851,7 +879,6 @@ pub async fn request_correction(
     };
     let text = f.correction.trim().replace("\r\n", "\n");
     let (m, t, g) = (link.municipality_id, link.transition.id, link.guardian_id);
-    crate::transitions::queries::lock(&mut link.tx, m, t).await?;
     let (open_now, sent_before) = super::corrections::open_of_guardian(
         &mut link.tx,
         m,

@@ -322,16 +322,19 @@ pub async fn create_link(
     let (access, t) = acting(&mut ctx, id).await?;
     let m = access.municipality_id;
     let g = posted_guardian(&mut ctx, m, &t, &f.guardian).await?;
-    if !super::link_usable(t.status) {
-        return Err(AppError::Conflict(format!(
-            "Der kan ikke laves forældrelinks, mens overleveringen har status «{}».",
-            t.status.label()
-        )));
-    }
     let me = ctx.user.id;
     // A new link takes back the guardian's earlier ones; under the transition's lock, so that
-    // links made at once (a double click) leave one, not one each.
-    crate::transitions::queries::lock(&mut ctx.tx, m, id).await?;
+    // links made at once (a double click) leave one, not one each, and the status is the one
+    // a recall or status change at the same moment left.
+    let status = crate::transitions::queries::lock(&mut ctx.tx, m, id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    if !super::link_usable(status) {
+        return Err(AppError::Conflict(format!(
+            "Der kan ikke laves forældrelinks, mens overleveringen har status «{}».",
+            status.label()
+        )));
+    }
     super::revoke_links(&mut ctx.tx, m, id, g.id, Some(me)).await?;
     let (link_id, token) =
         super::issue_link(&mut ctx.tx, m, id, g.id, "shown", None, Some(me)).await?;
@@ -440,10 +443,15 @@ pub async fn record(
         .into_iter()
         .find(|s| s.id == section_id)
         .ok_or(AppError::NotFound)?;
-    if !t.status.is_open() {
+    // Under the transition's lock: the status is the one a close at the same moment left, and
+    // the decisions are those recorded before (the same decision twice records nothing).
+    let status = crate::transitions::queries::lock(&mut ctx.tx, m, id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    if !status.is_open() {
         return Err(AppError::Conflict(format!(
             "En overlevering med status «{}» kan ikke ændres længere.",
-            t.status.label()
+            status.label()
         )));
     }
     let mut errors = FieldErrors::default();
@@ -460,7 +468,7 @@ pub async fn record(
     } else if note.chars().count() > MAX_NOTE {
         errors.add("note", format!("Skriv højst {MAX_NOTE} tegn."));
     }
-    let decisions = super::decisions_for_change(&mut ctx.tx, m, id).await?;
+    let decisions = super::current_decisions(&mut ctx.tx, m, id).await?;
     let current = super::current_of(&decisions, g.id, section.id);
     if decision == Some(Decision::Withdrawn) && current != Some("given") {
         errors.add(

@@ -1178,3 +1178,74 @@ async fn a_link_made_many_times_at_once_leaves_one_that_works() {
     assert_eq!(app.count(&count("NULL")).await, 1);
     assert_eq!(app.count(&count("NOT NULL")).await, 15);
 }
+
+/// Changes through a link while staff change what the link may do, at the same moment: staff's
+/// change holds its rows and commits while the parent's post waits for them, and the post then
+/// acts on what staff left. A consent sent as staff revoke the link (given to the wrong person,
+/// say) is not recorded; a perspective saved as the handover is sent is not changed after it.
+#[tokio::test]
+async fn a_change_through_a_link_sees_what_staff_did_at_the_same_moment() {
+    let (app, fx, staff) = with_the_parents().await;
+    let token = mailed_token(&app, "anna@example.dk").await;
+    let (section, _, _) = sensitive(&app, fx.transition).await[0].clone();
+    let (section, anna, t) = (section.to_string(), fx.anna.to_string(), fx.transition);
+    let anon = app.client();
+    let (_, html) = anon.get_text(&parent(&token)).await;
+    let csrf = csrf_from(&html);
+    let before = parent_state(&app).await;
+
+    let (status, page) = app
+        .during(
+            &format!("SELECT 1 FROM parent_links WHERE guardian_id = '{anna}' FOR UPDATE"),
+            &format!("UPDATE parent_links SET revoked_at = now() WHERE guardian_id = '{anna}'"),
+            async {
+                let fields = [
+                    ("_csrf", csrf.as_str()),
+                    ("guardian", anna.as_str()),
+                    ("section", section.as_str()),
+                    ("decision", "given"),
+                ];
+                let r = anon
+                    .post_form(&format!("{}/consent", parent(&token)), &fields)
+                    .await;
+                (r.status(), r.text().await.unwrap())
+            },
+        )
+        .await;
+    assert!(status.is_client_error(), "{status}");
+    assert!(page.contains(INVALID), "{page}");
+    assert_eq!(parent_state(&app).await, before);
+
+    // A new link, and the handover sent while the perspective is saved.
+    let r = staff
+        .post_with_token(
+            &format!("/transitions/{t}/parents"),
+            &format!("/transitions/{t}/parents/links"),
+            &[("guardian", &anna)],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK, "the link is shown once");
+    let token = token_in(&r.text().await.unwrap());
+    let (_, html) = anon.get_text(&parent(&token)).await;
+    let csrf = csrf_from(&html);
+    let before = parent_state(&app).await;
+    let (status, page) = app
+        .during(
+            &format!("SELECT 1 FROM transitions WHERE id = '{t}' FOR UPDATE"),
+            &format!(
+                "UPDATE transitions SET status = 'sent', version = version + 1 WHERE id = '{t}'"
+            ),
+            async {
+                let fields = [
+                    ("_csrf", csrf.as_str()),
+                    ("guardian", anna.as_str()),
+                    ("perspective", "Skrevet efter afsendelsen"),
+                ];
+                let r = anon.post_form(&parent(&token), &fields).await;
+                (r.status(), r.text().await.unwrap())
+            },
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{page}");
+    assert_eq!(parent_state(&app).await, before);
+}
