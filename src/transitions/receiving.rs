@@ -514,6 +514,12 @@ pub async fn print(mut ctx: Ctx, Path(id): Path<Uuid>) -> AppResult<Response> {
     } else {
         return Err(AppError::Forbidden);
     };
+    // Printing the receiver's copy is reading it: the receipt, as when the page is opened, so
+    // that the sender can see it was read and can no longer recall it. Under the transition's
+    // share lock, which a recall at the same moment waits for (or, if first, is seen here).
+    if audience == Audience::Receiver && !record_read(&mut ctx.tx, m, id, ctx.user.id).await?.0 {
+        return Err(AppError::Forbidden);
+    }
     let sections = handover::load(&mut ctx.tx, m, id, t.template_id, audience).await?;
     let birth_date = sqlx::query_scalar!(
         "SELECT birth_date FROM children WHERE municipality_id = $1 AND id = $2",

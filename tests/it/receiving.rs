@@ -827,3 +827,28 @@ async fn an_amendment_waiting_for_a_recall_sees_the_draft() {
     assert_eq!((stored, told), (0, 0));
 }
 
+/// The receiver's print of a handover is a read like opening it: the sender sees the receipt,
+/// and can no longer recall what the receiver may already have on paper.
+#[tokio::test]
+async fn a_handover_the_receiver_printed_cannot_be_recalled() {
+    let app = spawn_app().await;
+    let sender = app.login(PAEDAGOG).await;
+    let receiver = app.login(LAERER).await;
+    let id = sent(&app, &sender).await;
+    let (code, print) = receiver.get_text(&format!("/transitions/{id}/print")).await;
+    assert_eq!(code, StatusCode::OK);
+    assert!(print.contains("Modtagerens eksemplar"));
+    assert_eq!(
+        app.count(&format!(
+            "SELECT count(*) FROM transition_reads WHERE transition_id = '{id}'"
+        ))
+        .await,
+        1
+    );
+    let (_, page) = sender.get_text(&format!("/transitions/{id}")).await;
+    assert!(!page.contains("Kald overleveringen tilbage"));
+    let r = recall(&sender, id, 4).await;
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+    assert!(r.text().await.unwrap().contains("modtageren har åbnet den"));
+    assert_eq!(status(&app, id).await, ("sent".into(), 4));
+}
