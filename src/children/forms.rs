@@ -220,6 +220,11 @@ pub struct ValidEnrolment {
 /// to catch a mistyped year.
 const MAX_START_AHEAD: Duration = Duration::days(3 * 366);
 
+/// The latest day an enrolment may start or end, seen from `today` (`MAX_START_AHEAD`).
+pub fn latest_enrolment_date(today: Date) -> Date {
+    today.checked_add(MAX_START_AHEAD).unwrap_or(today)
+}
+
 /// Validates an enrolment; `allowed` are the institutions the user may enrol at, `birth_date`
 /// the child's (when known; an enrolment cannot start before it).
 pub fn validate_enrolment(
@@ -239,7 +244,7 @@ pub fn validate_enrolment(
         .map_err(|e| errors.add("group_name", e.message("gruppe")))
         .ok();
     let earliest = birth_date.unwrap_or(EARLIEST_BIRTH_DATE);
-    let latest = today.checked_add(MAX_START_AHEAD).unwrap_or(today);
+    let latest = latest_enrolment_date(today);
     let starts_on = match parse_date(&f.starts_on) {
         None if f.starts_on.trim().is_empty() => {
             errors.add("starts_on", "Udfyld startdato.");
@@ -320,7 +325,7 @@ pub fn validate_end(
     today: Date,
     errors: &mut FieldErrors,
 ) -> Option<Date> {
-    let latest = today.checked_add(MAX_START_AHEAD).unwrap_or(today);
+    let latest = latest_enrolment_date(today);
     match parse_date(&f.ends_on) {
         None if f.ends_on.trim().is_empty() => {
             errors.add("ends_on", "Udfyld slutdato.");

@@ -10,7 +10,12 @@ use uuid::Uuid;
 use super::csv::{cell, parse_yes_no, Problem, Table};
 use crate::{
     audit::{self, Actor},
-    children::domain::{check_birth_date, format_date, parse_date, Cpr, Email, Line, Phone},
+    children::{
+        domain::{
+            check_birth_date, format_date, parse_date, Cpr, Email, Line, Phone, EARLIEST_BIRTH_DATE,
+        },
+        forms::latest_enrolment_date,
+    },
     db::Tx,
     web::AppResult,
 };
@@ -181,7 +186,14 @@ pub async fn check(
             }
         };
         let birth = match (cell(row, birth_c), &cpr) {
-            ("", Some(cpr)) => Some(cpr.birth_date()),
+            // The date the CPR number gives must lie in the same window as a typed one.
+            ("", Some(cpr)) => match check_birth_date(cpr.birth_date(), today) {
+                Ok(d) => Some(d),
+                Err(msg) => {
+                    problem("cpr", format!("CPR-nummerets dato: {msg}"));
+                    None
+                }
+            },
             ("", None) => {
                 problem(
                     "fødselsdato",
@@ -226,18 +238,44 @@ pub async fn check(
             .map_err(|e| problem("gruppe", e.message("gruppen")))
             .ok()
             .flatten();
-        let start = parse_date(cell(row, start_c));
-        if start.is_none() {
-            problem(
-                "startdato",
-                "Udfyld startdatoen som en dato, fx 01-08-2024.".into(),
-            );
-        }
+        // The window of the enrolment form: from the birth date to three years ahead.
+        let latest = latest_enrolment_date(today);
+        let start = match parse_date(cell(row, start_c)) {
+            None => {
+                problem(
+                    "startdato",
+                    "Udfyld startdatoen som en dato, fx 01-08-2024.".into(),
+                );
+                None
+            }
+            Some(d) if d < birth.unwrap_or(EARLIEST_BIRTH_DATE) => {
+                problem(
+                    "startdato",
+                    "Startdatoen ligger før barnets fødselsdato.".into(),
+                );
+                None
+            }
+            Some(d) if d > latest => {
+                problem(
+                    "startdato",
+                    "Startdatoen kan højst ligge tre år ude i fremtiden.".into(),
+                );
+                None
+            }
+            Some(d) => Some(d),
+        };
         let end = match cell(row, end_c) {
             "" => None,
             raw => match parse_date(raw) {
                 Some(d) if start.is_some_and(|s| d < s) => {
                     problem("slutdato", "Slutdatoen ligger før startdatoen.".into());
+                    None
+                }
+                Some(d) if d > latest => {
+                    problem(
+                        "slutdato",
+                        "Slutdatoen kan højst ligge tre år ude i fremtiden.".into(),
+                    );
                     None
                 }
                 Some(d) => Some(d),

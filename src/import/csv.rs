@@ -26,6 +26,14 @@ impl Table {
             "Filen er ikke gemt som UTF-8. Gem den som »CSV UTF-8« i regnearket, og prøv igen."
                 .to_string()
         })?;
+        // A NUL cannot be stored in a text at all, and no other control character belongs in
+        // these files (tabs and line breaks are layout).
+        if let Some(at) = text.find(|c: char| c.is_control() && !matches!(c, '\t' | '\n' | '\r')) {
+            let line = text[..at].matches('\n').count() + 1;
+            return Err(format!(
+                "Linje {line} indeholder et kontroltegn, som ikke kan stå i en tekst. Gem filen igen som »CSV UTF-8«, og prøv igen."
+            ));
+        }
         let first = text.lines().next().unwrap_or("");
         let delimiter = if first.matches(';').count() >= first.matches(',').count() {
             b';'
@@ -138,6 +146,16 @@ mod tests {
             .contains("UTF-8"));
         assert!(Table::parse(b"").is_err());
         assert!(Table::parse(b"navn;type\n\"open;x\n").is_err());
+        // a NUL (which PostgreSQL cannot store) or another control character, in a column the
+        // import reads or not
+        for bad in [
+            "navn;type;x\nSol;skole;a\0b\n",
+            "navn;type\nSol\u{1b};skole\n",
+        ] {
+            let e = Table::parse(bad.as_bytes()).unwrap_err();
+            assert!(e.starts_with("Linje 2 indeholder et kontroltegn"), "{e}");
+        }
+        assert!(Table::parse(b"navn;type\r\nSol\t;skole\r\n").is_ok());
         let t = Table::parse(b"navn\nx\n").unwrap();
         let problems = t.require(&[&["navn"], &["type"]]);
         assert_eq!(problems.len(), 1);

@@ -255,7 +255,10 @@ async fn a_children_file_with_problems_lists_them_all_and_imports_nothing() {
                Ukendt;Sted;01-02-2020;;Strandskolen;01-08-2023;;;;\n\
                Baglæns;Datoer;01-02-2020;;Børnehaven Solsikken;01-08-2023;01-01-2023;;;\n\
                Dårlig;Forælder;01-02-2020;;Børnehaven Solsikken;01-08-2023;;;ikke-en-mail;måske\n\
-               Fremtid;Barn;01-02-2099;;Børnehaven Solsikken;i morgen;;;;\n";
+               Fremtid;Barn;01-02-2099;;Børnehaven Solsikken;i morgen;;;;\n\
+               Gammel;Cpr;;010185-1234;Børnehaven Solsikken;01-08-2023;;;;\n\
+               Langt;Frem;01-02-2020;;Børnehaven Solsikken;01-08-2099;31-12-9999;;;\n\
+               Før;Født;01-02-2020;;Børnehaven Solsikken;01-08-2019;;;;\n";
     let r = admin
         .upload("/import/children", "fejl.csv", csv.as_bytes().to_vec())
         .await;
@@ -273,6 +276,12 @@ async fn a_children_file_with_problems_lists_them_all_and_imports_nothing() {
         (9, "forælder1_forældremyndighed"),
         (10, "fødselsdato"),
         (10, "startdato"),
+        // the CPR number's date before 1990, as a typed one would be
+        (11, "cpr"),
+        // the enrolment form's window: from the birth date to three years ahead
+        (12, "startdato"),
+        (12, "slutdato"),
+        (13, "startdato"),
     ] {
         assert!(
             html.contains(&format!("<td>{line}</td><td><code>{column}</code></td>")),
@@ -285,6 +294,20 @@ async fn a_children_file_with_problems_lists_them_all_and_imports_nothing() {
         "CPR numbers are never echoed"
     );
     assert_eq!(app.count("SELECT count(*) FROM children").await, 0);
+
+    // A NUL, which PostgreSQL cannot store, in a column the import does not even read.
+    for path in ["/import/children", "/import/institutions"] {
+        let r = admin
+            .upload(path, "nul.csv", b"navn;type;x\nSol;skole;a\0b\n".to_vec())
+            .await;
+        assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY, "{path}");
+        assert!(r
+            .text()
+            .await
+            .unwrap()
+            .contains("Linje 2 indeholder et kontroltegn"));
+    }
+    assert_eq!(app.count("SELECT count(*) FROM imports").await, 0);
 }
 
 /// The CSRF check reads only the beginning of an upload, where our forms put the token: a post
