@@ -399,14 +399,23 @@ impl Package {
         text("child.first_name", &self.child.first_name, 1, 100)?;
         text("child.last_name", &self.child.last_name, 1, 100)?;
         let min_birth = time::macros::date!(1990 - 01 - 02);
-        if !parse_iso_date(&self.child.birth_date).is_some_and(|d| d >= min_birth) {
-            return invalid("Barnets fødselsdato skal være en dato (ÅÅÅÅ-MM-DD) efter 1990.");
+        let today = time::OffsetDateTime::now_utc().date();
+        if !parse_iso_date(&self.child.birth_date).is_some_and(|d| d >= min_birth && d <= today) {
+            return invalid(
+                "Barnets fødselsdato skal være en dato (ÅÅÅÅ-MM-DD) efter 1990 og ikke i fremtiden.",
+            );
         }
         if TransitionKind::parse(&self.transition.kind).is_none() {
             return invalid("Overgangens type kendes ikke.");
         }
-        if parse_iso_date(&self.transition.planned_date).is_none() {
-            return invalid("Overgangens planlagte dato skal være en dato (ÅÅÅÅ-MM-DD).");
+        // The years the app's own forms and filters take; a year outside PostgreSQL's range
+        // (the format takes a sign and more digits) would not be stored at all.
+        if !parse_iso_date(&self.transition.planned_date)
+            .is_some_and(|d| (1990..=2200).contains(&d.year()))
+        {
+            return invalid(
+                "Overgangens planlagte dato skal være en dato (ÅÅÅÅ-MM-DD) mellem 1990 og 2200.",
+            );
         }
         text(
             "transition.template_title",
@@ -540,9 +549,26 @@ mod tests {
         let mut q = p.clone();
         q.child.first_name = "a\0b".into();
         assert!(parse(&serde_json::to_vec(&q).unwrap()).is_err(), "NUL");
-        let mut q = p;
+        let mut q = p.clone();
         q.child.birth_date = "05-05-2020".into();
         assert!(parse(&serde_json::to_vec(&q).unwrap()).is_err());
+        for (birth, planned) in [
+            ("2999-01-01", "2027-08-01"),
+            ("2020-05-05", "-5000-01-01"),
+            ("2020-05-05", "+12345-01-01"),
+            ("2020-05-05", "1989-12-31"),
+        ] {
+            let mut q = p.clone();
+            q.child.birth_date = birth.into();
+            q.transition.planned_date = planned.into();
+            assert!(
+                parse(&serde_json::to_vec(&q).unwrap()).is_err(),
+                "{birth} {planned}"
+            );
+        }
+        let mut q = p;
+        q.transition.planned_date = "2200-12-31".into();
+        assert!(parse(&serde_json::to_vec(&q).unwrap()).is_ok());
         assert!(parse(&vec![b' '; MAX_BYTES + 1])
             .unwrap_err()
             .0
