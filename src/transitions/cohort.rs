@@ -12,7 +12,7 @@ use uuid::Uuid;
 use super::queries;
 use crate::{
     auth::{Ctx, Permission, Role},
-    children::{domain::parse_date, Access},
+    children::Access,
     forms::{self, TransitionKind},
     web::{self, AppError, AppResult, FieldErrors, Flash, Form, Layout, SelectOption},
 };
@@ -245,13 +245,7 @@ pub async fn create(mut ctx: Ctx, Form(f): Form<CohortForm>) -> AppResult<Respon
             t
         }
     };
-    let planned = parse_date(&f.planned_date);
-    if planned.is_none() {
-        errors.add(
-            "planned_date",
-            "Skriv den planlagte dato for overgangen, fx 2027-08-01.",
-        );
-    }
+    let planned = super::planned_date(&f.planned_date, &mut errors);
     let mut responsible = None;
     if !f.responsible_user_id.trim().is_empty() {
         let id = f.responsible_user_id.trim().parse::<Uuid>().ok();

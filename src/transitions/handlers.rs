@@ -13,7 +13,7 @@ use crate::{
     auth::{Ctx, Permission, Role},
     children::{
         self,
-        domain::{format_at, format_date, iso_date, parse_date},
+        domain::{format_at, format_date, iso_date},
         Access,
     },
     forms::{self, TransitionKind},
@@ -457,13 +457,7 @@ pub async fn create(mut ctx: Ctx, Form(f): Form<TransitionForm>) -> AppResult<Re
             t
         }
     };
-    let planned = parse_date(&f.planned_date);
-    if planned.is_none() {
-        errors.add(
-            "planned_date",
-            "Skriv den planlagte dato for overgangen, fx 2027-08-01.",
-        );
-    }
+    let planned = super::planned_date(&f.planned_date, &mut errors);
     let responsible = match f.responsible_user_id.trim() {
         "" => None,
         raw => match raw

@@ -64,3 +64,26 @@ pub fn router() -> Router<AppState> {
         )
         .route("/inbox", get(receiving::inbox))
 }
+
+/// The planned date of a transition from its form field, in the years the app's filters and
+/// transfer packages take (1990 to 2200: a date beyond them is a typing error), or the
+/// field's error.
+pub fn planned_date(raw: &str, errors: &mut crate::web::FieldErrors) -> Option<time::Date> {
+    match crate::children::domain::parse_date(raw) {
+        Some(d) if (1990..=2200).contains(&d.year()) => Some(d),
+        Some(_) => {
+            errors.add(
+                "planned_date",
+                "Den planlagte dato skal ligge mellem år 1990 og 2200, fx 2027-08-01.",
+            );
+            None
+        }
+        None => {
+            errors.add(
+                "planned_date",
+                "Skriv den planlagte dato for overgangen, fx 2027-08-01.",
+            );
+            None
+        }
+    }
+}

@@ -194,6 +194,25 @@ async fn create_one_transition_and_its_refusals() {
         .unwrap()
         .contains("Vælg en aktiv institution i kommunen"));
 
+    // A planned date in a year no filter or package takes (year 0 would be stored as 1 BC).
+    for planned in ["0000-08-01", "1989-08-01", "2201-01-01"] {
+        let token = c.csrf(&format!("/transitions/new?child={child}")).await;
+        let r = c
+            .post_form(
+                "/transitions",
+                &[
+                    ("_csrf", &token),
+                    ("child_id", &child.to_string()),
+                    ("receiving_institution_id", &school.to_string()),
+                    ("kind", "kindergarten_sfo"),
+                    ("planned_date", planned),
+                ],
+            )
+            .await;
+        assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY, "{planned}");
+        assert!(r.text().await.unwrap().contains("mellem år 1990 og 2200"));
+    }
+
     // No published template of the kind: refused with a clear message.
     let mut conn = app.owner_conn().await;
     sqlx::query(
