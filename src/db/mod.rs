@@ -29,6 +29,9 @@ pub enum Lock {
     /// A municipality's open transitions of one kind (a cohort skips the children that have
     /// one), keyed by municipality and kind.
     OpenTransitions = 2,
+    /// A municipality's administrators (a change that takes one away checks that another is
+    /// left), keyed by the municipality's id.
+    Administrators = 3,
 }
 
 /// Waits for any other transaction holding `lock` on `key` to end, and holds it to the end of

@@ -506,6 +506,9 @@ pub async fn remove_role(
                 .into(),
         ));
     }
+    if role.role == Role::MunicipalAdmin {
+        still_administrator(&mut ctx, municipality_id).await?;
+    }
     if !queries::delete_role(&mut ctx.tx, municipality_id, user.id, assignment).await? {
         return Err(AppError::NotFound);
     }
@@ -540,6 +543,17 @@ pub async fn remove_role(
     ))
 }
 
+/// Before a change that takes an administrator's rights away: the actor must still be an
+/// administrator. Two who remove each other at the same moment each passed their session's
+/// check of their own rights; under the lock, the second sees that the first has taken them
+/// away, and is refused. As nobody may take their own rights away, an administrator is left.
+async fn still_administrator(ctx: &mut Ctx, m: Uuid) -> AppResult<()> {
+    if !queries::still_administrator(&mut ctx.tx, m, ctx.user.id).await? {
+        return Err(AppError::Forbidden);
+    }
+    Ok(())
+}
+
 /// The checks shared by deactivate, reactivate and resend.
 async fn account_target(ctx: &mut Ctx, id: Uuid) -> AppResult<UserRow> {
     let reach = Reach::of(&ctx.user)?;
@@ -558,6 +572,9 @@ pub async fn deactivate(mut ctx: Ctx, Path(id): Path<Uuid>) -> AppResult<Respons
             "Du kan ikke deaktivere din egen bruger. Bed en anden administrator om at gøre det."
                 .into(),
         ));
+    }
+    if user.roles.0.iter().any(|r| r.role == Role::MunicipalAdmin) {
+        still_administrator(&mut ctx, municipality_id).await?;
     }
     let back = format!("/users/{}", user.id);
     if !queries::set_active(&mut ctx.tx, municipality_id, user.id, false).await? {

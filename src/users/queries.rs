@@ -224,6 +224,33 @@ pub async fn delete_role(
     Ok(done.rows_affected() == 1)
 }
 
+/// Whether `user` is still an active administrator of the municipality, read under its
+/// administrators lock (`db::Lock::Administrators`), so that two changes that each take an
+/// administrator away are made one after the other and the second sees the first.
+pub async fn still_administrator(
+    tx: &mut Tx,
+    municipality_id: Uuid,
+    user_id: Uuid,
+) -> Result<bool, sqlx::Error> {
+    crate::db::lock(
+        tx,
+        crate::db::Lock::Administrators,
+        &municipality_id.to_string(),
+    )
+    .await?;
+    sqlx::query_scalar!(
+        r#"SELECT EXISTS (SELECT 1 FROM users u
+                          JOIN role_assignments r
+                            ON r.municipality_id = u.municipality_id AND r.user_id = u.id
+                          WHERE u.municipality_id = $1 AND u.id = $2 AND u.is_active
+                            AND r.role = 'municipal_admin') AS "still!""#,
+        municipality_id,
+        user_id
+    )
+    .fetch_one(&mut **tx)
+    .await
+}
+
 pub async fn set_active(
     tx: &mut Tx,
     municipality_id: Uuid,

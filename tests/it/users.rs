@@ -1103,3 +1103,77 @@ async fn failed_deliveries_are_retried_with_backoff_then_given_up() {
     .unwrap();
     assert!(given_up);
 }
+
+/// Two administrators who take each other's rights away at the same moment (a role removed or
+/// an account deactivated) do not leave the municipality without one: the first change holds,
+/// the second is refused because its actor is no longer an administrator.
+#[tokio::test]
+async fn two_administrators_taking_each_others_rights_at_once_leave_one() {
+    let app = spawn_app().await;
+    let mut conn = app.owner_conn().await;
+    let ids = [
+        user_id(&mut conn, ADMIN).await,
+        user_id(&mut conn, LEADER).await,
+    ];
+    let administrators = "SELECT count(DISTINCT u.id) FROM users u
+                          JOIN role_assignments r ON r.user_id = u.id
+                          JOIN municipalities m ON m.id = u.municipality_id
+                          WHERE m.code = '0630' AND u.is_active AND r.role = 'municipal_admin'";
+    for take in ["role", "account"] {
+        // Both active administrators again.
+        sqlx::query("UPDATE users SET is_active = true WHERE id = ANY($1)")
+            .bind(&ids[..])
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        sqlx::query(
+            "INSERT INTO role_assignments (municipality_id, user_id, role)
+             SELECT municipality_id, id, 'municipal_admin' FROM users u
+             WHERE id = ANY($1) AND NOT EXISTS (SELECT 1 FROM role_assignments r
+                                                WHERE r.user_id = u.id AND r.role = 'municipal_admin')",
+        )
+        .bind(&ids[..])
+        .execute(&mut conn)
+        .await
+        .unwrap();
+        assert_eq!(count(&mut conn, administrators).await, 2);
+        let clients = [app.login(ADMIN).await, app.login(LEADER).await];
+        // Each takes the other's.
+        let mut posts = Vec::new();
+        for (me, other) in [(0, 1), (1, 0)] {
+            let page = format!("/users/{}", ids[other]);
+            let path = if take == "role" {
+                let assignment: Uuid = sqlx::query_scalar(
+                    "SELECT id FROM role_assignments WHERE user_id = $1 AND role = 'municipal_admin'",
+                )
+                .bind(ids[other])
+                .fetch_one(&mut conn)
+                .await
+                .unwrap();
+                format!("{page}/roles/{assignment}/remove")
+            } else {
+                format!("{page}/deactivate")
+            };
+            let token = clients[me].csrf(&page).await;
+            posts.push((&clients[me], path, token));
+        }
+        let answers = futures_util::future::join_all(posts.iter().map(|(c, path, token)| async {
+            c.post_form(path, &[("_csrf", token)]).await.status()
+        }))
+        .await;
+        // The second is refused (403), or, when the first has ended its session before it
+        // began, sent to the login page (303).
+        assert!(
+            answers
+                .iter()
+                .all(|s| [StatusCode::SEE_OTHER, StatusCode::FORBIDDEN].contains(s)),
+            "{take}: {answers:?}"
+        );
+        assert_eq!(
+            count(&mut conn, administrators).await,
+            1,
+            "{take}: {answers:?}"
+        );
+    }
+}
+
