@@ -639,19 +639,24 @@ pub async fn resend_invitation(
     Path(id): Path<Uuid>,
 ) -> AppResult<Response> {
     let user = account_target(&mut ctx, id).await?;
-    if !user.is_active {
+    // Only the newest link works. The account is read after the user's tokens lock, under
+    // which a deactivation or a password chosen by the link withdraws them: one committed
+    // meanwhile is seen here.
+    queries::revoke_tokens(&mut ctx.tx, user.id, Some(Purpose::Invite)).await?;
+    let account = queries::account(&mut ctx.tx, Some(ctx.user.municipality()?), user.id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    if !account.is_active {
         return Err(AppError::Conflict(
             "Brugeren er deaktiveret. Genaktivér brugeren, før du sender invitationen igen.".into(),
         ));
     }
-    if !user.pending {
+    if account.password_hash.is_some() {
         return Err(AppError::Conflict(
             "Brugeren har allerede valgt en adgangskode. Har brugeren glemt den, kan hun eller han selv bede om en ny på login-siden."
                 .into(),
         ));
     }
-    // Only the newest link works.
-    queries::revoke_tokens(&mut ctx.tx, user.id, Some(Purpose::Invite)).await?;
     let roles = user
         .roles
         .0

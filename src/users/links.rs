@@ -337,11 +337,15 @@ pub async fn forgot(
         return Ok(answer);
     };
     let mut tx = db::begin(&state.db, scope_of(user.municipality_id)).await?;
-    let Some(account) = queries::account(&mut tx, user.municipality_id, user.id).await? else {
+    // Only the newest link works. The account is read after the user's tokens lock, under
+    // which a deactivation withdraws them: one committed meanwhile is seen here.
+    queries::revoke_tokens(&mut tx, user.id, Some(Purpose::Reset)).await?;
+    let Some(account) = queries::account(&mut tx, user.municipality_id, user.id)
+        .await?
+        .filter(|a| a.is_active)
+    else {
         return Ok(answer);
     };
-    // Only the newest link works.
-    queries::revoke_tokens(&mut tx, user.id, Some(Purpose::Reset)).await?;
     let token = queries::issue_token(
         &mut tx,
         user.id,

@@ -1177,3 +1177,66 @@ async fn two_administrators_taking_each_others_rights_at_once_leave_one() {
     }
 }
 
+/// A reset or a new invitation asked for while the user is being deactivated (the deactivation
+/// holds the user's tokens lock and withdraws them, the request waits for it) leaves no link
+/// that works: the request sees the deactivation once it has the lock.
+#[tokio::test]
+async fn no_link_is_issued_to_a_user_being_deactivated() {
+    let app = spawn_app().await;
+    let mut conn = app.owner_conn().await;
+    let admin = app.login(ADMIN).await;
+    invite(&admin, "Eva Ny", "eva@vejle.dk", "analyst", "").await;
+    let eva = user_id(&mut conn, "eva@vejle.dk").await;
+    let paedagog = user_id(&mut conn, PAEDAGOG).await;
+    let usable = |user: Uuid| {
+        format!("SELECT count(*) FROM user_tokens WHERE user_id = '{user}' AND used_at IS NULL")
+    };
+    // What `deactivate` does, up to its commit: the account, then its tokens under their lock.
+    let deactivation = |user: Uuid| {
+        (
+            format!(
+                "SELECT 1 FROM users WHERE id = '{user}' FOR UPDATE;
+                 SELECT pg_advisory_xact_lock({}, hashtext('{user}'))",
+                overgang::db::Lock::UserTokens as i32
+            ),
+            format!(
+                "UPDATE users SET is_active = false WHERE id = '{user}';
+                 DELETE FROM user_tokens WHERE user_id = '{user}' AND used_at IS NULL"
+            ),
+        )
+    };
+
+    let anon = app.client();
+    let token = anon.csrf("/password/forgot").await;
+    let (lock, change) = deactivation(paedagog);
+    let status = app
+        .during(&lock, &change, async {
+            anon.post_form(
+                "/password/forgot",
+                &[("_csrf", token.as_str()), ("email", PAEDAGOG)],
+            )
+            .await
+            .status()
+        })
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::SEE_OTHER,
+        "the same answer as for anybody"
+    );
+    assert_eq!(count(&mut conn, &usable(paedagog)).await, 0);
+
+    let page = format!("/users/{eva}");
+    let token = admin.csrf(&page).await;
+    let (lock, change) = deactivation(eva);
+    let status = app
+        .during(&lock, &change, async {
+            admin
+                .post_form(&format!("{page}/resend"), &[("_csrf", token.as_str())])
+                .await
+                .status()
+        })
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert_eq!(count(&mut conn, &usable(eva)).await, 0);
+}
