@@ -43,6 +43,8 @@ pub struct PurgeCounts {
     pub anonymised_children: i64,
     /// Delivered (or given-up) e-mails older than the cutoff.
     pub deleted_mails: i64,
+    /// Uploaded files never confirmed, a day after upload (their names and CPR numbers).
+    pub deleted_uploads: i64,
 }
 
 impl PurgeCounts {
@@ -70,6 +72,18 @@ pub struct PurgeReport {
     /// Municipalities that failed (code, error) or were skipped because another process was
     /// purging them at the same moment. The others are done regardless.
     pub failures: Vec<(String, String)>,
+    /// Rows of no municipality that nothing can use any more (`housekeeping`).
+    pub housekeeping: Housekeeping,
+}
+
+/// Sessions past their end or idle for a day, login counters whose window and lock passed a
+/// day ago, and account tokens a day past their expiry: client addresses and typed e-mail
+/// addresses, kept no longer than they serve.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Housekeeping {
+    pub deleted_sessions: i64,
+    pub deleted_login_counters: i64,
+    pub deleted_tokens: i64,
 }
 
 impl PurgeReport {
@@ -85,6 +99,7 @@ impl PurgeReport {
             t.deleted_enrolments += c.deleted_enrolments;
             t.anonymised_children += c.anonymised_children;
             t.deleted_mails += c.deleted_mails;
+            t.deleted_uploads += c.deleted_uploads;
         }
         t
     }
@@ -131,6 +146,22 @@ pub async fn purge(
             }
         }
     }
+    let mut tx = db::begin(pool, Scope::None).await?;
+    report.housekeeping = sqlx::query_as!(
+        Housekeeping,
+        r#"SELECT deleted_sessions AS "deleted_sessions!",
+                  deleted_login_counters AS "deleted_login_counters!",
+                  deleted_tokens AS "deleted_tokens!"
+           FROM housekeeping($1)"#,
+        dry_run
+    )
+    .fetch_one(&mut *tx)
+    .await?;
+    if dry_run {
+        tx.rollback().await?;
+    } else {
+        tx.commit().await?;
+    }
     Ok(report)
 }
 
@@ -157,7 +188,8 @@ async fn purge_one(
         r#"SELECT purged_transitions AS "purged_transitions!", deleted_answers AS "deleted_answers!",
                   erased_notes AS "erased_notes!", erased_feedback_texts AS "erased_feedback_texts!",
                   deleted_guardians AS "deleted_guardians!", deleted_enrolments AS "deleted_enrolments!",
-                  anonymised_children AS "anonymised_children!", deleted_mails AS "deleted_mails!"
+                  anonymised_children AS "anonymised_children!", deleted_mails AS "deleted_mails!",
+                  deleted_uploads AS "deleted_uploads!"
            FROM retention_purge($1, $2, $3)"#,
         m.id,
         cutoff,
@@ -246,7 +278,7 @@ pub fn describe(report: &PurgeReport) -> String {
         out.push_str(&format!(
             "  {} {} (opbevaring {} dage): {} overgange, {} fritekst-/datosvar, {} noter, \
              {} tilbagemeldingstekster, {} forældre/værger, {} indskrivninger, {} børn anonymiseret, \
-             {} e-mails\n",
+             {} e-mails, {} uploadede filer\n",
             m.code,
             m.name,
             m.retention_days,
@@ -257,9 +289,15 @@ pub fn describe(report: &PurgeReport) -> String {
             c.deleted_guardians,
             c.deleted_enrolments,
             c.anonymised_children,
-            c.deleted_mails
+            c.deleted_mails,
+            c.deleted_uploads
         ));
     }
+    let h = &report.housekeeping;
+    out.push_str(&format!(
+        "  Uden for kommunerne: {} sessioner, {} login-tællere, {} links til brugerkonti\n",
+        h.deleted_sessions, h.deleted_login_counters, h.deleted_tokens
+    ));
     for (code, error) in &report.failures {
         out.push_str(&format!("  {code}: FEJL: {error}\n"));
     }

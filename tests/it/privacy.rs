@@ -222,6 +222,7 @@ async fn purge_removes_personal_data_of_old_finished_transitions_and_keeps_the_a
         deleted_enrolments: 1,
         anonymised_children: 1,
         deleted_mails: 0,
+        deleted_uploads: 0,
     };
     assert_eq!(vejle(&dry), &expected);
     for (c, b) in cases.iter().zip(&before) {
@@ -938,4 +939,109 @@ async fn the_insights_figures_are_identical_before_and_after_the_purge() {
             .unwrap();
         assert_eq!(n, 0, "{table} still holds personal data of a purged transition");
     }
+}
+
+/// What the purge also removes: a purged transition's class placement and handover wish, an
+/// upload never confirmed a day after it came (its names and CPR numbers), and, outside the
+/// municipalities, sessions, login counters and account tokens nothing can use any more.
+/// A dry run counts them and keeps them.
+#[tokio::test]
+async fn purge_removes_placements_unconfirmed_uploads_and_spent_sign_in_rows() {
+    let app = spawn_app().await;
+    let old = case(&app, "Gammel", "closed", 2200, true).await;
+    let recent = case(&app, "Nylig", "closed", 10, true).await;
+    let mut conn = app.owner_conn().await;
+    sqlx::raw_sql(&format!(
+        "WITH class AS (
+             INSERT INTO school_classes (municipality_id, institution_id, school_year, name)
+             SELECT municipality_id, id, 2020, '0.A' FROM institutions WHERE name = 'Bakkeskolen'
+             RETURNING municipality_id, id)
+         INSERT INTO class_children (municipality_id, transition_id, class_id)
+         SELECT municipality_id, t, id FROM class, unnest(ARRAY['{o}', '{r}']::uuid[]) AS t;
+         INSERT INTO handover_wishes (municipality_id, transition_id, wish)
+         SELECT '{m}', t, 'meeting' FROM unnest(ARRAY['{o}', '{r}']::uuid[]) AS t;
+         INSERT INTO imports (municipality_id, kind, filename, content, row_count, created_by, created_at, imported_at)
+         SELECT '{m}', 'children', f, c, 1, u.id, now() - a::interval, i
+         FROM users u, (VALUES ('gammel.csv', 'cpr;010120-1234', '2 days', NULL::timestamptz),
+                               ('ny.csv', 'cpr;020220-1234', '1 hour', NULL),
+                               ('importeret.csv', NULL, '30 days', now() - interval '30 days'))
+                       AS x(f, c, a, i)
+         WHERE u.email = '{ADMIN}';
+         INSERT INTO sessions (id, user_id, municipality_id, csrf_token, created_at, last_seen_at, expires_at, client_addr)
+         SELECT decode(md5(x.k), 'hex'), u.id, u.municipality_id, 't', now() - interval '3 days',
+                now() - x.seen::interval, now() + x.remaining::interval, '10.0.0.1'
+         FROM users u, (VALUES ('udløbet', '13 hours', '-1 hour'), ('hvilende', '2 days', '1 day'),
+                               ('levende', '1 minute', '8 hours')) AS x(k, seen, remaining)
+         WHERE u.email = '{ADMIN}';
+         INSERT INTO login_throttle (key, failures, window_start, locked_until)
+         VALUES ('client:10.0.0.1', 5, now() - interval '2 days', now() - interval '2 days'),
+                ('email:glemt@example.dk', 1, now() - interval '2 days', NULL),
+                ('client:10.0.0.2', 5, now() - interval '2 days', now() + interval '1 hour'),
+                ('email:ny@example.dk', 1, now() - interval '1 minute', NULL);
+         INSERT INTO user_tokens (id, user_id, municipality_id, purpose, created_at, expires_at)
+         SELECT decode(md5(x.k), 'hex'), u.id, u.municipality_id, 'reset', now() - interval '5 days',
+                now() + x.remaining::interval
+         FROM users u, (VALUES ('gammelt', '-2 days'), ('nyt', '1 hour')) AS x(k, remaining)
+         WHERE u.email = '{ADMIN}';",
+        o = old.transition,
+        r = recent.transition,
+        m = old.municipality,
+    ))
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    let rows = "SELECT (SELECT count(*) FROM class_children) * 1000000
+                     + (SELECT count(*) FROM handover_wishes) * 100000
+                     + (SELECT count(*) FROM imports) * 10000
+                     + (SELECT count(*) FROM sessions) * 1000
+                     + (SELECT count(*) FROM login_throttle) * 10
+                     + (SELECT count(*) FROM user_tokens)";
+    let before = app.count(rows).await;
+    let housekeeping = retention::Housekeeping {
+        deleted_sessions: 2,
+        deleted_login_counters: 2,
+        deleted_tokens: 1,
+    };
+
+    let dry = retention::purge(&app.db, OffsetDateTime::now_utc(), true)
+        .await
+        .unwrap();
+    assert_eq!(vejle(&dry).deleted_uploads, 1);
+    assert_eq!(dry.housekeeping, housekeeping);
+    assert_eq!(app.count(rows).await, before, "the dry run changed nothing");
+
+    let report = retention::purge(&app.db, OffsetDateTime::now_utc(), false)
+        .await
+        .unwrap();
+    assert_eq!(vejle(&report).deleted_uploads, 1);
+    assert_eq!(report.housekeeping, housekeeping);
+    assert!(retention::describe(&report).contains("2 sessioner, 2 login-tællere, 1 links"));
+    let left = |sql: String| {
+        let app = &app;
+        async move { app.count(&sql).await }
+    };
+    for (table, kept) in [("class_children", 1), ("handover_wishes", 1)] {
+        assert_eq!(
+            left(format!(
+                "SELECT count(*) FROM {table} WHERE transition_id = '{}'",
+                old.transition
+            ))
+            .await,
+            0,
+            "{table}"
+        );
+        assert_eq!(
+            left(format!("SELECT count(*) FROM {table}")).await,
+            kept,
+            "{table}"
+        );
+    }
+    assert_eq!(
+        left("SELECT count(*) FROM imports WHERE filename <> 'gammel.csv'".into()).await,
+        2
+    );
+    assert_eq!(left("SELECT count(*) FROM imports".into()).await, 2);
+    assert_eq!(left("SELECT count(*) FROM sessions".into()).await, 1);
+    assert_eq!(left("SELECT count(*) FROM login_throttle".into()).await, 2);
+    assert_eq!(left("SELECT count(*) FROM user_tokens".into()).await, 1);
 }
