@@ -176,6 +176,21 @@ pub async fn edit_form(mut ctx: Ctx, Path((id, gid)): Path<(Uuid, Uuid)>) -> App
     Ok(html.into_response())
 }
 
+/// Refuses (409) taking custody away from a guardian, by removing them or the custody, unless
+/// the user acts for the sending side of every handover of the child whose consent still counts
+/// (`queries::consent_senders`). Consent to a sensitive section needs every custody guardian:
+/// at the receiving end, removing the one who refused would show the section.
+async fn custody_may_go(ctx: &mut Ctx, access: &Access, child: Uuid) -> AppResult<()> {
+    let senders = queries::consent_senders(&mut ctx.tx, access.municipality_id, child).await?;
+    if senders.iter().all(|s| access.manages(*s)) {
+        return Ok(());
+    }
+    Err(AppError::Conflict(
+        "Forældremyndigheden afgør samtykket i en overlevering fra en anden institution. Kun den afsendende institution eller en administrator kan fjerne den."
+            .into(),
+    ))
+}
+
 pub async fn update(
     mut ctx: Ctx,
     Path((id, gid)): Path<(Uuid, Uuid)>,
@@ -215,6 +230,9 @@ pub async fn update(
             Flash::info("Der var ingen ændringer at gemme."),
         ));
     }
+    if old.has_custody && !new.has_custody {
+        custody_may_go(&mut ctx, &access, id).await?;
+    }
     queries::update_guardian(&mut ctx.tx, m, id, gid, &new).await?;
     ctx.audit(
         Entry::new("update", "guardian", Some(gid))
@@ -233,9 +251,12 @@ pub async fn delete(mut ctx: Ctx, Path((id, gid)): Path<(Uuid, Uuid)>) -> AppRes
     let access = Access::check(&ctx, Permission::EditChildren)?;
     let m = access.municipality_id;
     child_in_scope(&mut ctx, &access, id).await?;
-    queries::find_guardian(&mut ctx.tx, m, id, gid)
+    let g = queries::find_guardian(&mut ctx.tx, m, id, gid)
         .await?
         .ok_or(AppError::NotFound)?;
+    if g.has_custody {
+        custody_may_go(&mut ctx, &access, id).await?;
+    }
     queries::delete_guardian(&mut ctx.tx, m, id, gid).await?;
     ctx.audit(Entry::new("delete", "guardian", Some(gid)).child(id))
         .await?;

@@ -576,8 +576,10 @@ pub async fn create(mut ctx: Ctx, Form(f): Form<ChildForm>) -> AppResult<Respons
 /// Whether the user may delete the child: administrators always; leaders and staff only when
 /// every enrolment the child has ever had is at one of their institutions, because deleting
 /// the child deletes the other institutions' records of it too.
-fn may_delete(access: &Access, enrolments: &[queries::Enrolment]) -> bool {
-    enrolments.iter().all(|e| access.manages(e.institution_id))
+/// Whether the user manages every institution whose records deleting the child would remove
+/// (`queries::institutions_of`): else only an administrator may.
+fn may_delete(access: &Access, institutions: &[Uuid]) -> bool {
+    institutions.iter().all(|i| access.manages(*i))
 }
 
 fn edit_page(
@@ -615,7 +617,10 @@ pub async fn edit_form(mut ctx: Ctx, Path(id): Path<Uuid>) -> AppResult<Response
     let child = queries::find_child(&mut ctx.tx, m, &access.scope, id, Reach::Edit)
         .await?
         .ok_or(AppError::NotFound)?;
-    let enrolments = queries::enrolments(&mut ctx.tx, m, id).await?;
+    let can_delete = may_delete(
+        &access,
+        &queries::institutions_of(&mut ctx.tx, m, id).await?,
+    );
     ctx.audit(
         Entry::new("read", "child", Some(id))
             .child(id)
@@ -636,7 +641,7 @@ pub async fn edit_form(mut ctx: Ctx, Path(id): Path<Uuid>) -> AppResult<Response
         form,
         FieldErrors::default(),
         false,
-        may_delete(&access, &enrolments),
+        can_delete,
     );
     let html = web::render(&page)?;
     ctx.commit().await?;
@@ -671,7 +676,10 @@ pub async fn update(
     let today = ctx.today;
     // Needed by a re-rendered form, and must be read before a failed statement aborts the
     // transaction.
-    let can_delete = may_delete(&access, &queries::enrolments(&mut ctx.tx, m, id).await?);
+    let can_delete = may_delete(
+        &access,
+        &queries::institutions_of(&mut ctx.tx, m, id).await?,
+    );
     let mut errors = FieldErrors::default();
     let valid = forms::validate_child(&f, today, child.cpr.as_ref(), &mut errors);
     let Some(valid) = valid else {
@@ -745,16 +753,19 @@ pub async fn delete(mut ctx: Ctx, Path(id): Path<Uuid>) -> AppResult<Response> {
     queries::lock_child(&mut ctx.tx, m, &access.scope, id)
         .await?
         .ok_or(AppError::NotFound)?;
-    let enrolments = queries::enrolments(&mut ctx.tx, m, id).await?;
-    if !may_delete(&access, &enrolments) {
+    if !may_delete(
+        &access,
+        &queries::institutions_of(&mut ctx.tx, m, id).await?,
+    ) {
         return Ok(web::redirect_with_flash(
             &format!("{}/edit", child_path(id)),
             Flash {
                 kind: "warning",
-                message: "Barnet er også indskrevet i en anden institution og kan derfor kun slettes af en administrator.".into(),
+                message: "Barnet er også indskrevet i eller har en overgang til en anden institution, og dens oplysninger ville blive slettet med barnet. Derfor kan kun en administrator slette barnet.".into(),
             },
         ));
     }
+    let enrolments = queries::enrolments(&mut ctx.tx, m, id).await?;
     let guardians = queries::guardians(&mut ctx.tx, m, id).await?;
     queries::delete_child(&mut ctx.tx, m, id).await?;
     ctx.audit(

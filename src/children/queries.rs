@@ -510,6 +510,46 @@ pub struct Enrolment {
     pub ends_on: Option<Date>,
 }
 
+/// The institutions whose records a deletion of the child would remove: those of its
+/// enrolments and both ends of its transitions (a received handover, its feedback, the class
+/// placement and meeting go with the child).
+pub async fn institutions_of(
+    tx: &mut Tx,
+    municipality_id: Uuid,
+    child_id: Uuid,
+) -> Result<Vec<Uuid>, sqlx::Error> {
+    sqlx::query_scalar!(
+        r#"SELECT institution_id AS "id!" FROM enrolments
+           WHERE municipality_id = $1 AND child_id = $2
+           UNION
+           SELECT unnest(ARRAY[sending_institution_id, receiving_institution_id]) FROM transitions
+           WHERE municipality_id = $1 AND child_id = $2"#,
+        municipality_id,
+        child_id
+    )
+    .fetch_all(&mut **tx)
+    .await
+}
+
+/// The sending institutions of the child's handovers whose consent still decides what their
+/// receivers read (not cancelled, not purged): custody decides whose consent counts, so only
+/// the sending side (or an administrator) may take it away from a guardian.
+pub async fn consent_senders(
+    tx: &mut Tx,
+    municipality_id: Uuid,
+    child_id: Uuid,
+) -> Result<Vec<Uuid>, sqlx::Error> {
+    sqlx::query_scalar!(
+        "SELECT DISTINCT sending_institution_id FROM transitions
+         WHERE municipality_id = $1 AND child_id = $2 AND status <> 'cancelled'
+           AND purged_at IS NULL",
+        municipality_id,
+        child_id
+    )
+    .fetch_all(&mut **tx)
+    .await
+}
+
 pub async fn enrolments(
     tx: &mut Tx,
     municipality_id: Uuid,

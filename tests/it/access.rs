@@ -71,7 +71,9 @@ const EXPECTED: &[(&str, &str, [u16; 10])] = &[
     ("POST", "/children/{id}/delete",                      [303, 403, 303, 303, 303, 404, 403, 403, 404, 404]),
     ("POST", "/children/{id}/edit",                        [303, 403, 422, 422, 422, 404, 403, 403, 404, 404]),
     ("POST", "/children/{id}/enrolments",                  [303, 403, 422, 422, 422, 404, 403, 403, 404, 404]),
-    ("POST", "/children/{id}/enrolments/{eid}/delete",     [303, 403, 404, 404, 404, 404, 403, 403, 404, 404]),
+    // The leader and the pedagogue were sent back from deleting the child (a warning, 303: it
+    // has a transition to Bakkeskolen, whose records would go with it), so it is still there.
+    ("POST", "/children/{id}/enrolments/{eid}/delete",     [303, 403, 404, 303, 303, 404, 403, 403, 404, 404]),
     ("POST", "/children/{id}/enrolments/{eid}/end",        [303, 403, 422, 422, 422, 404, 403, 403, 404, 404]),
     ("POST", "/children/{id}/guardians",                   [303, 403, 422, 422, 422, 404, 403, 403, 404, 404]),
     ("POST", "/children/{id}/guardians/{gid}/delete",      [303, 403, 303, 303, 303, 404, 403, 403, 404, 404]),

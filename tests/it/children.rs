@@ -1336,3 +1336,102 @@ async fn the_placements_kept_on_the_child_follow_every_change() {
     assert!(row("Ida Krog").contains("Ingen aktuel indskrivning"));
     assert!(!html.contains("Jens Krog"));
 }
+
+/// A child with a handover to another institution: the sending side may not delete the child
+/// (the receiver's handover, feedback and class placement would go with it), and the receiving
+/// side may not take custody away from a guardian (custody decides whose consent a sensitive
+/// section needs: removing the guardian who refused would show it to the receiver). The
+/// sending side may change custody; an administrator may do both.
+#[tokio::test]
+async fn records_of_the_other_end_of_a_handover_are_not_removed_from_one_end() {
+    let app = spawn_app().await;
+    let (m, solsikken, child) = app
+        .enrolled_child(
+            "Børnehaven Solsikken",
+            ("Oskar", "Overgang"),
+            "2021-04-04",
+            300,
+        )
+        .await;
+    let mut conn = app.owner_conn().await;
+    sqlx::raw_sql(&format!(
+        "INSERT INTO enrolments (municipality_id, child_id, institution_id, starts_on)
+         SELECT '{m}', '{child}', id, DATE '2027-08-01' FROM institutions WHERE name = 'Bakkeskolen';
+         INSERT INTO transitions (municipality_id, child_id, sending_institution_id,
+                                  receiving_institution_id, kind, planned_date, template_id, status)
+         SELECT '{m}', '{child}', '{solsikken}', r.id, 'kindergarten_school', DATE '2027-08-01', t.id, 'sent'
+         FROM institutions r, form_templates t
+         WHERE r.name = 'Bakkeskolen' AND t.municipality_id = '{m}'
+           AND t.transition_kind = 'kindergarten_school' AND t.status = 'published';"
+    ))
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    let guardian: Uuid = sqlx::query_scalar(
+        "INSERT INTO guardians (municipality_id, child_id, name, has_custody)
+         VALUES ($1, $2, 'Bo Far', true) RETURNING id",
+    )
+    .bind(m)
+    .bind(child)
+    .fetch_one(&mut conn)
+    .await
+    .unwrap();
+    let base = format!("/children/{child}");
+    let edit = format!("{base}/guardians/{guardian}/edit");
+    let without_custody = |token: &str| {
+        [
+            ("_csrf", token.to_string()),
+            ("name", "Bo Far".to_string()),
+            ("relation", "Far".to_string()),
+        ]
+    };
+    let custody = format!("SELECT count(*) FROM guardians WHERE id = '{guardian}' AND has_custody");
+
+    // The receiving school's teacher: neither custody away nor the guardian removed.
+    let teacher = app.login(LAERER).await;
+    let token = teacher.csrf(&edit).await;
+    let fields = without_custody(&token);
+    let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let r = teacher.post_form(&edit, &fields).await;
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+    assert!(r.text().await.unwrap().contains("afgør samtykket"));
+    let r = teacher
+        .post_form(
+            &format!("{base}/guardians/{guardian}/delete"),
+            &[("_csrf", &token)],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+    assert_eq!(app.count(&custody).await, 1);
+
+    // The sending kindergarten's pedagogue: custody may change, the child may not go.
+    let pedagogue = app.login(PAEDAGOG).await;
+    let token = pedagogue.csrf(&edit).await;
+    let fields = without_custody(&token);
+    let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    assert_eq!(
+        pedagogue.post_form(&edit, &fields).await.status(),
+        StatusCode::SEE_OTHER
+    );
+    assert_eq!(app.count(&custody).await, 0);
+    let (_, page) = pedagogue.get_text(&format!("{base}/edit")).await;
+    assert!(
+        !page.contains(&format!("{base}/delete")),
+        "no delete button"
+    );
+    let r = pedagogue
+        .post_form(&format!("{base}/delete"), &[("_csrf", &token)])
+        .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let children = format!("SELECT count(*) FROM children WHERE id = '{child}'");
+    assert_eq!(app.count(&children).await, 1);
+
+    // The administrator may.
+    let admin = app.login(ADMIN).await;
+    let token = admin.csrf(&format!("{base}/edit")).await;
+    let r = admin
+        .post_form(&format!("{base}/delete"), &[("_csrf", &token)])
+        .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(app.count(&children).await, 0);
+}
