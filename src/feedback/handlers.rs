@@ -304,6 +304,8 @@ pub async fn list(mut ctx: Ctx) -> AppResult<Response> {
     )
     .fetch_all(&mut *ctx.tx)
     .await?;
+    ctx.audit(Entry::new("list", "feedback_request", None).details(json!({ "shown": rows.len() })))
+        .await?;
     let page = ListPage {
         layout: ctx.layout("Tilbagemeldinger", NAV),
         rows: rows
@@ -321,6 +323,7 @@ pub async fn list(mut ctx: Ctx) -> AppResult<Response> {
             .collect(),
         all,
     };
+    ctx.commit().await?;
     Ok(web::render(&page)?.into_response())
 }
 

@@ -517,6 +517,12 @@ pub async fn overview(mut ctx: Ctx) -> AppResult<Response> {
     )
     .fetch_all(&mut *ctx.tx)
     .await?;
+    ctx.audit(Entry::new("list", "transfer", None).details(json!({
+        "incoming": incoming.len(),
+        "own": own.len(),
+        "received": received.len(),
+    })))
+    .await?;
     let (unknown, outgoing): (Vec<_>, Vec<_>) = own
         .into_iter()
         .partition(|r| r.status == "destination_unknown");

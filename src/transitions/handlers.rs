@@ -216,6 +216,12 @@ pub async fn list(mut ctx: Ctx, Query(q): Query<ListQuery>) -> AppResult<Respons
             ("Åbne overgange fra din institution".to_string(), Some(list))
         }
     };
+    // The children's names and where they go: a read of their data like any list's.
+    ctx.audit(Entry::new("list", "transition", None).details(json!({
+        "mine": mine.len(),
+        "outgoing": outgoing.as_ref().map(Vec::len),
+    })))
+    .await?;
     let page = ListPage {
         layout: ctx.layout("Overgange", NAV),
         mine: rows(mine, today),
@@ -224,6 +230,7 @@ pub async fn list(mut ctx: Ctx, Query(q): Query<ListQuery>) -> AppResult<Respons
         may_cohort: ctx.user.has_role(Role::MunicipalAdmin)
             || ctx.user.has_role(Role::InstitutionLeader),
     };
+    ctx.commit().await?;
     Ok(web::render(&page)?.into_response())
 }
 
@@ -364,6 +371,12 @@ pub async fn new_form(mut ctx: Ctx, Query(q): Query<NewQuery>) -> AppResult<Resp
     let access = Access::check(&ctx, Permission::EditChildren)?;
     if q.child.trim().is_empty() {
         let page = picker(&mut ctx, &access, FieldErrors::default()).await?;
+        ctx.audit(Entry::new("list", "child", None).details(json!({
+            "view": "transition_picker",
+            "shown": page.children.len(),
+        })))
+        .await?;
+        ctx.commit().await?;
         return Ok(web::render(&page)?.into_response());
     }
     let child_id: Uuid = q.child.trim().parse().map_err(|_| AppError::NotFound)?;

@@ -377,6 +377,12 @@ pub async fn inbox(mut ctx: Ctx) -> AppResult<Response> {
     // administrators: the whole municipality; leaders and staff: their institutions
     let (all, mine) = access.scope.as_params();
     let data = inbox_data(&mut ctx.tx, m, all, &mine, ctx.user.id).await?;
+    ctx.audit(Entry::new("list", "inbox", None).details(json!({
+        "incoming": data.incoming.0.len(),
+        "follow_ups": data.follow_ups.0.len(),
+        "from_elsewhere": data.transfers.0.len(),
+    })))
+    .await?;
     let page = InboxPage {
         layout: ctx.layout("Indbakke", INBOX),
         rows: data

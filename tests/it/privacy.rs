@@ -1045,3 +1045,30 @@ async fn purge_removes_placements_unconfirmed_uploads_and_spent_sign_in_rows() {
     assert_eq!(left("SELECT count(*) FROM login_throttle".into()).await, 2);
     assert_eq!(left("SELECT count(*) FROM user_tokens".into()).await, 1);
 }
+
+/// Every page that lists children by name is a read of their data and leaves an entry: the
+/// worklist, the inbox, the feedback list, the moves between municipalities and the child
+/// picker of a new transition, as the children list does.
+#[tokio::test]
+async fn lists_of_children_are_audited() {
+    let app = spawn_app().await;
+    let admin = app.login(ADMIN).await;
+    let teacher = app.login("laerer@vejle.overgang.test").await;
+    for (c, path, entity) in [
+        (&admin, "/transitions", "transition"),
+        (&teacher, "/inbox", "inbox"),
+        (&teacher, "/feedback", "feedback_request"),
+        (&admin, "/transfers", "transfer"),
+        (&admin, "/transitions/new", "child"),
+        (&admin, "/children", "child"),
+    ] {
+        let entries = format!(
+            "SELECT count(*) FROM audit_log a JOIN users u ON u.id = a.user_id
+             WHERE a.action = 'list' AND a.entity_type = '{entity}'"
+        );
+        let before = app.count(&entries).await;
+        let (status, _) = c.get_text(path).await;
+        assert_eq!(status, StatusCode::OK, "{path}");
+        assert_eq!(app.count(&entries).await, before + 1, "{path}");
+    }
+}
