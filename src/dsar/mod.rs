@@ -67,7 +67,8 @@ impl SubjectCpr {
 pub struct TextSection {
     pub transition_id: Uuid,
     /// "meeting", "agreement", "amendment", "parent_perspective", "class", "handover_wish",
-    /// "correction_request", "correction_answer" or "transfer"
+    /// "correction_request", "correction_answer", "transfer", "parent_link" (a link a guardian
+    /// got: to where, opened, answered, revoked) or "read" (who at the receiver read it)
     pub kind: String,
     pub at: String,
     pub by: Option<String>,
@@ -86,6 +87,8 @@ impl TextSection {
             "correction_request" => "Forælders anmodning om rettelse",
             "correction_answer" => "Svar på anmodning om rettelse",
             "transfer" => "Flytning til en anden kommune",
+            "parent_link" => "Link til forælderen",
+            "read" => "Læst hos modtageren",
             _ => "Tekst",
         }
     }
@@ -541,6 +544,27 @@ pub async fn collect(
                LEFT JOIN transfer_municipalities() tm ON tm.id = t.receiving_municipality_id
                LEFT JOIN users u ON u.municipality_id = t.municipality_id AND u.id = t.started_by
                WHERE t.municipality_id = $1 AND t.transition_id = ANY($2)
+               UNION ALL
+               SELECT l.transition_id, 'parent_link', l.created_at, g.name,
+                      concat_ws(E'\n',
+                                CASE l.delivery WHEN 'email' THEN 'Sendt med e-mail'
+                                                WHEN 'reminder' THEN 'Påmindelse med e-mail'
+                                                ELSE 'Vist til personalet' END
+                                    || coalesce(' til ' || l.sent_to, ''),
+                                'Åbnet: ' || to_char(l.first_opened_at AT TIME ZONE $3, 'YYYY-MM-DD HH24:MI'),
+                                'Besvaret: ' || to_char(l.responded_at AT TIME ZONE $3, 'YYYY-MM-DD HH24:MI'),
+                                'Trukket tilbage: ' || to_char(l.revoked_at AT TIME ZONE $3, 'YYYY-MM-DD HH24:MI'),
+                                'Udløber: ' || to_char(l.expires_at AT TIME ZONE $3, 'YYYY-MM-DD HH24:MI'))
+               FROM parent_links l
+               LEFT JOIN guardians g ON g.municipality_id = l.municipality_id AND g.id = l.guardian_id
+               WHERE l.municipality_id = $1 AND l.transition_id = ANY($2)
+               UNION ALL
+               SELECT r.transition_id, 'read', r.first_read_at, u.name,
+                      'Læst første gang ' || to_char(r.first_read_at AT TIME ZONE $3, 'YYYY-MM-DD HH24:MI')
+                      || ', senest ' || to_char(r.last_read_at AT TIME ZONE $3, 'YYYY-MM-DD HH24:MI')
+               FROM transition_reads r
+               LEFT JOIN users u ON u.municipality_id = r.municipality_id AND u.id = r.user_id
+               WHERE r.municipality_id = $1 AND r.transition_id = ANY($2)
            ) x
            ORDER BY at, kind"#,
         municipality_id,

@@ -727,6 +727,21 @@ async fn subject_access_export_holds_every_section_and_is_audited() {
         .fetch_one(&mut conn)
         .await
         .unwrap();
+    // the guardian's link and the receiving teacher's read of the handover
+    sqlx::raw_sql(&format!(
+        "INSERT INTO parent_links (municipality_id, transition_id, guardian_id, token_hash, delivery,
+                                   sent_to, expires_at, first_opened_at)
+         VALUES ('{m}', '{t}', '{g}', decode(md5('indsigt') || md5('link'), 'hex'), 'email',
+                 'mor@example.dk', now() + interval '30 days', now());
+         INSERT INTO transition_reads (municipality_id, transition_id, user_id)
+         SELECT '{m}', '{t}', id FROM users WHERE email = 'laerer@vejle.overgang.test';",
+        m = c.municipality,
+        t = c.transition,
+        g = c.guardian,
+    ))
+    .execute(&mut conn)
+    .await
+    .unwrap();
     let admin = app.login(ADMIN).await;
     assert_eq!(
         admin.get(&format!("/children/{}", c.child)).await.status(),
@@ -775,6 +790,28 @@ async fn subject_access_export_holds_every_section_and_is_audited() {
     assert_eq!(json["feedback"][0]["missing"], "Mere om Indsigts sprog");
     let audit = json["audit_log"].as_array().unwrap();
     assert!(audit.iter().any(|a| a["action"] == "read"), "{audit:?}");
+    let texts = json["texts"].as_array().unwrap();
+    let text = |kind: &str| {
+        texts
+            .iter()
+            .find(|x| x["kind"] == kind)
+            .unwrap_or_else(|| panic!("no {kind} in {texts:?}"))
+    };
+    assert_eq!(text("parent_link")["by"], "Mor til Indsigt");
+    assert!(text("parent_link")["text"]
+        .as_str()
+        .unwrap()
+        .starts_with("Sendt med e-mail til mor@example.dk\nÅbnet: "));
+    assert!(text("read")["text"]
+        .as_str()
+        .unwrap()
+        .starts_with("Læst første gang "));
+    let teacher: String =
+        sqlx::query_scalar("SELECT name FROM users WHERE email = 'laerer@vejle.overgang.test'")
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+    assert_eq!(text("read")["by"], teacher.as_str());
 
     let (status, html) = admin
         .get_text(&format!("/children/{}/export", c.child))
