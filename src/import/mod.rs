@@ -373,6 +373,17 @@ async fn upload(
         }
         None => None,
     };
+    // The file holds personal data (names, CPR numbers) whether it is kept or not.
+    let problems = checked.as_ref().map_or(0, |c| c.problems.len());
+    let rows = checked.as_ref().map_or(0, |c| c.plan.row_count());
+    ctx.audit(Entry::new("upload", "import", batch).details(json!({
+        "kind": kind.as_str(),
+        "rows": rows,
+        "problems": problems,
+        "unreadable": checked.is_err(),
+        "kept": batch.is_some(),
+    })))
+    .await?;
     let page = preview(&ctx, kind, filename, batch, checked);
     ctx.commit().await?;
     if page.batch.is_some() {

@@ -308,6 +308,31 @@ async fn a_children_file_with_problems_lists_them_all_and_imports_nothing() {
             .contains("Linje 2 indeholder et kontroltegn"));
     }
     assert_eq!(app.count("SELECT count(*) FROM imports").await, 0);
+    // Each upload is audited (its rows and problems, never its content), kept or not; the two
+    // with a NUL could not be read at all.
+    assert_eq!(
+        app.count(
+            "SELECT count(*) FROM audit_log WHERE action = 'upload' AND entity_type = 'import'
+               AND entity_id IS NULL AND details->>'kept' = 'false'"
+        )
+        .await,
+        3
+    );
+    assert_eq!(
+        app.count(
+            "SELECT count(*) FROM audit_log WHERE action = 'upload' AND details @> '{\"unreadable\": true}'"
+        )
+        .await,
+        2
+    );
+    assert_eq!(
+        app.count(
+            r#"SELECT count(*) FROM audit_log WHERE action = 'upload'
+               AND details @> '{"kind": "children", "rows": 1, "problems": 16, "unreadable": false}'"#
+        )
+        .await,
+        1
+    );
 }
 
 /// The CSRF check reads only the beginning of an upload, where our forms put the token: a post
