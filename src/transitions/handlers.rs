@@ -200,7 +200,8 @@ pub async fn list(mut ctx: Ctx, Query(q): Query<ListQuery>) -> AppResult<Respons
     let access = Access::check(&ctx, Permission::ViewChildren)?;
     let m = access.municipality_id;
     let today = ctx.today;
-    let mine = queries::mine(&mut ctx.tx, m, ctx.user.id).await?;
+    let (all, scope) = access.scope.as_params();
+    let mine = queries::mine(&mut ctx.tx, m, ctx.user.id, all, &scope).await?;
     let (outgoing_heading, outgoing) = if ctx.user.has_role(Role::MunicipalAdmin) {
         let list = queries::outgoing(&mut ctx.tx, m, true, &[]).await?;
         ("Alle åbne overgange i kommunen".to_string(), Some(list))

@@ -339,10 +339,14 @@ pub struct ListRow {
 }
 
 /// Open transitions the user holds the relay for.
+/// Open transitions the user holds the relay of, sent from where they still work (`all`: the
+/// whole municipality): one who has left the sending institution no longer sees them here.
 pub async fn mine(
     tx: &mut Tx,
     municipality_id: Uuid,
     user_id: Uuid,
+    all: bool,
+    institutions: &[Uuid],
 ) -> Result<Vec<ListRow>, sqlx::Error> {
     sqlx::query_as!(
         ListRow,
@@ -358,10 +362,13 @@ pub async fn mine(
            JOIN institutions r ON r.municipality_id = t.municipality_id AND r.id = t.receiving_institution_id
            WHERE t.municipality_id = $1 AND t.responsible_user_id = $2
              AND t.status NOT IN ('closed', 'cancelled')
+             AND ($3 OR t.sending_institution_id = ANY($4))
            ORDER BY t.planned_date, c.first_name, t.id
            LIMIT 500"#,
         municipality_id,
-        user_id
+        user_id,
+        all,
+        institutions
     )
     .fetch_all(&mut **tx)
     .await

@@ -728,3 +728,46 @@ async fn changes_waiting_for_a_cancel_see_it_cancelled() {
     assert_eq!(status, StatusCode::CONFLICT);
     assert_eq!(app.count("SELECT count(*) FROM handover_wishes").await, 0);
 }
+
+/// The relay holder's own list shows only what is sent from where they still work: one who has
+/// moved to another institution no longer sees the children they held the relay for (their
+/// pages answer 404 already).
+#[tokio::test]
+async fn the_own_worklist_follows_where_the_relay_holder_works() {
+    let app = spawn_app().await;
+    let child = seed_child(&app, "Børnehaven Solsikken", "Karla", "2021-03-03").await;
+    let school = institution(&app, "Bakkeskolen").await;
+    let pedagogue = user(&app, PAEDAGOG).await;
+    let leader = app.login(LEDER).await;
+    let r = create(
+        &leader,
+        child,
+        school,
+        "kindergarten_school",
+        &pedagogue.to_string(),
+    )
+    .await;
+    let id = transition_id(&r);
+    let staff = app.login(PAEDAGOG).await;
+    let (_, html) = staff.get_text("/transitions").await;
+    assert!(html.contains("Karla Overgang"));
+    // Moved from Solsikken to Mariehønen.
+    app.count(&format!(
+        "WITH gone AS (DELETE FROM role_assignments r USING institutions i
+                       WHERE r.user_id = '{pedagogue}' AND i.id = r.institution_id
+                         AND i.name = 'Børnehaven Solsikken' RETURNING r.municipality_id),
+              added AS (INSERT INTO role_assignments (municipality_id, user_id, role, institution_id)
+                        SELECT i.municipality_id, '{pedagogue}', 'staff', i.id FROM institutions i
+                        WHERE i.name = 'Børnehaven Mariehønen' RETURNING 1)
+         SELECT count(*) FROM gone, added"
+    ))
+    .await;
+    let staff = app.login(PAEDAGOG).await;
+    let (status, html) = staff.get_text("/transitions").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(!html.contains("Karla Overgang"), "{html}");
+    assert_eq!(
+        staff.get(&format!("/transitions/{id}")).await.status(),
+        StatusCode::NOT_FOUND
+    );
+}
