@@ -4,6 +4,8 @@
 --   it a day after upload, as docs/privacy.md says;
 -- * a purged transition's class placement (who placed the child in which class) and handover
 --   wish (who wished for a meeting) stayed beside the anonymised child; they go with the rest;
+-- * a child who never had a transition (registered by hand, imported, received from another
+--   municipality) was never anonymised; once every enrolment ended before the cutoff, it is;
 -- * sessions, login counters and used or expired account tokens (client addresses, typed
 --   e-mail addresses) were kept until the user logged out or signed in again; `housekeeping`
 --   deletes them once nothing can use them any more.
@@ -50,12 +52,24 @@ BEGIN
     SELECT coalesce(array_agg(c.id), '{}') INTO v_children
     FROM children c
     WHERE c.municipality_id = p_municipality
-      AND c.id IN (SELECT t.child_id FROM transitions t
-                   WHERE t.municipality_id = p_municipality
-                     AND (t.purged_at IS NOT NULL OR t.id = ANY (v_due)))
-      AND NOT EXISTS (SELECT 1 FROM transitions t
-                      WHERE t.municipality_id = p_municipality AND t.child_id = c.id
-                        AND t.purged_at IS NULL AND NOT (t.id = ANY (v_due)))
+      AND ((c.id IN (SELECT t.child_id FROM transitions t
+                     WHERE t.municipality_id = p_municipality
+                       AND (t.purged_at IS NOT NULL OR t.id = ANY (v_due)))
+            AND NOT EXISTS (SELECT 1 FROM transitions t
+                            WHERE t.municipality_id = p_municipality AND t.child_id = c.id
+                              AND t.purged_at IS NULL AND NOT (t.id = ANY (v_due))))
+           -- (migration 32) a child who never had a transition (registered by hand, imported,
+           -- or received from another municipality): registered before the cutoff, every
+           -- enrolment ended before it, and no handover received since
+           OR (NOT EXISTS (SELECT 1 FROM transitions t
+                           WHERE t.municipality_id = p_municipality AND t.child_id = c.id)
+               AND c.created_at < p_cutoff
+               AND NOT EXISTS (SELECT 1 FROM enrolments e
+                               WHERE e.municipality_id = p_municipality AND e.child_id = c.id
+                                 AND (e.ends_on IS NULL OR e.ends_on >= p_cutoff::date))
+               AND NOT EXISTS (SELECT 1 FROM incoming_handovers h
+                               WHERE h.municipality_id = p_municipality AND h.child_id = c.id
+                                 AND h.received_at >= p_cutoff)))
       AND NOT EXISTS (SELECT 1 FROM enrolments e
                       WHERE e.municipality_id = p_municipality AND e.child_id = c.id
                         AND (e.ends_on IS NULL OR e.ends_on >= current_date))

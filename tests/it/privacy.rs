@@ -1109,3 +1109,58 @@ async fn lists_of_children_are_audited() {
         assert_eq!(app.count(&entries).await, before + 1, "{path}");
     }
 }
+
+/// A child who never had a transition (registered by hand, imported, or received from another
+/// municipality) is anonymised once every enrolment ended before the retention cutoff, like a
+/// child whose transitions are purged; one still enrolled, or gone only recently, is kept.
+#[tokio::test]
+async fn a_child_without_transitions_is_anonymised_after_the_retention_period() {
+    let app = spawn_app().await;
+    let mut conn = app.owner_conn().await;
+    // Vejle keeps 1,825 days.
+    let ids: Vec<(String, Uuid)> = sqlx::query_as(
+        "WITH i AS (SELECT municipality_id, id FROM institutions WHERE name = 'Børnehaven Solsikken'),
+              c AS (INSERT INTO children (municipality_id, first_name, last_name, birth_date, cpr, created_at)
+                    SELECT i.municipality_id, x.name, 'Uden', DATE '2014-02-02', x.cpr,
+                           now() - interval '3000 days'
+                    FROM i, (VALUES ('Gammel', '020214-1234'), ('Nylig', NULL), ('Indskrevet', NULL))
+                            AS x(name, cpr)
+                    RETURNING municipality_id, id, first_name),
+              e AS (INSERT INTO enrolments (municipality_id, child_id, institution_id, starts_on, ends_on)
+                    SELECT c.municipality_id, c.id, i.id, current_date - 2900,
+                           CASE c.first_name WHEN 'Gammel' THEN current_date - 2500
+                                             WHEN 'Nylig' THEN current_date - 30 END
+                    FROM c, i)
+         SELECT first_name, id FROM c ORDER BY first_name",
+    )
+    .fetch_all(&mut conn)
+    .await
+    .unwrap();
+    sqlx::query(
+        "INSERT INTO guardians (municipality_id, child_id, name, has_custody)
+         SELECT municipality_id, id, 'Mor', true FROM children WHERE id = ANY($1)",
+    )
+    .bind(ids.iter().map(|(_, id)| *id).collect::<Vec<_>>())
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    let report = retention::purge(&app.db, OffsetDateTime::now_utc(), false)
+        .await
+        .unwrap();
+    assert_eq!(vejle(&report).anonymised_children, 1);
+    for (name, id) in &ids {
+        let (first, cpr, guardians): (String, Option<String>, i64) = sqlx::query_as(
+            "SELECT first_name, cpr, (SELECT count(*) FROM guardians g WHERE g.child_id = c.id)
+             FROM children c WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+        if name == "Gammel" {
+            assert_eq!((first.as_str(), cpr, guardians), ("Anonymiseret", None, 0));
+        } else {
+            assert_eq!((&first, guardians), (name, 1), "{name} is kept");
+        }
+    }
+}
