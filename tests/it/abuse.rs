@@ -56,7 +56,7 @@ const ROUTES: &[(&str, Who, &str, Valid, &[&str])] = &[
         &[("first_name", "Abuse"), ("last_name", "Barn"), ("birth_date", "2021-03-04"), ("starts_on", "2024-08-01")],
         &["/children"]),
     ("/children/search", Who::Pedagogue, "/children", &[], &[]),
-    ("/children/{id}/delete", Who::Pedagogue, "/children/{id}/edit", &[], &[]),
+    ("/children/{id}/delete", Who::Admin, "/children/{id}/edit", &[], &[]),
     ("/children/{id}/edit", Who::Pedagogue, "/children/{id}/edit", &[], &["/children", "/children/{id}", "/transitions", "/transitions/{id}"]),
     ("/children/{id}/enrolments", Who::Pedagogue, "/children/{id}/enrolments/new", &[("starts_on", "2025-01-01")], &["/children/{id}"]),
     ("/children/{id}/enrolments/{eid}/delete", Who::Pedagogue, "/children/{id}", &[], &[]),
