@@ -202,7 +202,7 @@ GRANT EXECUTE ON FUNCTION retention_purge(uuid, timestamptz, boolean) TO overgan
 -- Rows of no tenant that nothing can use any more: a session past its end or idle for longer
 -- than any session may be (4 hours; a day here), a login counter whose window (15 minutes) and
 -- lock have passed a day ago, an account token a day past its expiry (used or not). Counted,
--- and (unless a dry run) deleted. The app role may not touch sessions or counters directly.
+-- and (unless a dry run) deleted, for every municipality at once.
 CREATE FUNCTION housekeeping(p_dry_run boolean)
 RETURNS TABLE (deleted_sessions bigint, deleted_login_counters bigint, deleted_tokens bigint)
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = public, pg_temp

@@ -147,6 +147,42 @@ async fn the_audit_log_is_append_only_for_the_application() {
     }
 }
 
+/// A municipality changes its own settings, not the name or code other municipalities know it
+/// by in transfers: the application may update only the settings columns.
+#[tokio::test]
+async fn a_municipality_cannot_rename_itself() {
+    let app = spawn_app().await;
+    let vejle = app.municipality_id("0630").await;
+    for statement in [
+        "UPDATE municipalities SET name = 'Stevns'",
+        "UPDATE municipalities SET code = '0336'",
+    ] {
+        let mut tx = db::begin(&app.db, Scope::Municipality(vejle))
+            .await
+            .unwrap();
+        let err = sqlx::query(statement)
+            .execute(&mut *tx)
+            .await
+            .expect_err(statement);
+        assert!(
+            err.to_string().contains("permission denied"),
+            "{statement}: {err}"
+        );
+    }
+    let mut tx = db::begin(&app.db, Scope::Municipality(vejle))
+        .await
+        .unwrap();
+    let done = sqlx::query("UPDATE municipalities SET retention_days = retention_days")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    assert_eq!(
+        done.rows_affected(),
+        1,
+        "its own settings, and only its own"
+    );
+}
+
 #[tokio::test]
 async fn another_municipalitys_ids_answer_404() {
     let app = spawn_app().await;
