@@ -574,10 +574,11 @@ pub async fn submit(mut ctx: Ctx, Path(id): Path<Uuid>, req: Request) -> AppResu
     let m = access.municipality_id;
     // Foreign ids and the wrong side are refused before the body is even parsed.
     let (r, t) = answerable(&mut ctx, &access, id).await?;
+    let Form(pairs) = Form::<Vec<(String, String)>>::from_request(req, &()).await?;
     // The transition's row first, as a status change takes it: a close or cancel at the same
     // moment is seen in the status below. Then the request's: of two answers sent at once,
-    // the second sees the first.
-    let status = tq::lock(&mut ctx.tx, m, t.id).await?;
+    // the second sees the first. Both once the body is in, so a slow sender holds neither.
+    let status = crate::transitions::status_under_lock(&mut ctx.tx, m, t.id).await?;
     let answered = sqlx::query_scalar!(
         "SELECT answered_at IS NOT NULL AS \"answered!\" FROM feedback_requests
          WHERE municipality_id = $1 AND id = $2 FOR UPDATE",
@@ -589,16 +590,12 @@ pub async fn submit(mut ctx: Ctx, Path(id): Path<Uuid>, req: Request) -> AppResu
     if answered {
         return Err(AppError::Conflict(ALREADY.into()));
     }
-    if !matches!(
-        status,
-        Some(Status::FeedbackRequested | Status::FeedbackGiven)
-    ) {
+    if !matches!(status, Status::FeedbackRequested | Status::FeedbackGiven) {
         return Err(AppError::Conflict(format!(
             "Overleveringen har status «{}», så der kan ikke gives tilbagemelding på den.",
-            status.map(Status::label).unwrap_or("Ukendt")
+            status.label()
         )));
     }
-    let Form(pairs) = Form::<Vec<(String, String)>>::from_request(req, &()).await?;
     let template = template_of(&mut ctx.tx, m, t.id).await?;
     let questions = themed(&template);
     let mut input = Input::default();
@@ -736,7 +733,7 @@ pub async fn submit(mut ctx: Ctx, Path(id): Path<Uuid>, req: Request) -> AppResu
     }
     // Round 1 closes the loop; a second round (or a loop a sender marked as given by hand)
     // leaves the status where it is (see the module comment).
-    if status == Some(Status::FeedbackRequested) {
+    if status == Status::FeedbackRequested {
         let actor = ctx.actor();
         transition_status(
             &mut ctx.tx,

@@ -319,16 +319,15 @@ pub async fn create_link(
     Path(id): Path<Uuid>,
     Form(f): Form<LinkForm>,
 ) -> AppResult<Response> {
-    let (access, t) = acting(&mut ctx, id).await?;
+    let (access, mut t) = acting(&mut ctx, id).await?;
     let m = access.municipality_id;
     let g = posted_guardian(&mut ctx, m, &t, &f.guardian).await?;
     let me = ctx.user.id;
     // A new link takes back the guardian's earlier ones; under the transition's lock, so that
     // links made at once (a double click) leave one, not one each, and the status is the one
     // a recall or status change at the same moment left.
-    let status = crate::transitions::queries::lock(&mut ctx.tx, m, id)
-        .await?
-        .ok_or(AppError::NotFound)?;
+    let status = crate::transitions::status_under_lock(&mut ctx.tx, m, id).await?;
+    t.status = status;
     if !super::link_usable(status) {
         return Err(AppError::Conflict(format!(
             "Der kan ikke laves forældrelinks, mens overleveringen har status «{}».",
@@ -432,7 +431,7 @@ pub async fn record(
     Path(id): Path<Uuid>,
     Form(f): Form<RecordForm>,
 ) -> AppResult<Response> {
-    let (access, t) = acting(&mut ctx, id).await?;
+    let (access, mut t) = acting(&mut ctx, id).await?;
     let m = access.municipality_id;
     let g = posted_guardian(&mut ctx, m, &t, &f.guardian).await?;
     let section_id: Uuid = f.section.trim().parse().map_err(|_| {
@@ -445,9 +444,9 @@ pub async fn record(
         .ok_or(AppError::NotFound)?;
     // Under the transition's lock: the status is the one a close at the same moment left, and
     // the decisions are those recorded before (the same decision twice records nothing).
-    let status = crate::transitions::queries::lock(&mut ctx.tx, m, id)
-        .await?
-        .ok_or(AppError::NotFound)?;
+    let status = crate::transitions::status_under_lock(&mut ctx.tx, m, id).await?;
+    // what follows (the receiver told of a withdrawal once it is sent) goes by this status
+    t.status = status;
     if !status.is_open() {
         return Err(AppError::Conflict(format!(
             "En overlevering med status «{}» kan ikke ændres længere.",

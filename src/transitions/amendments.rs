@@ -98,9 +98,7 @@ pub async fn add(
     // (an amendment never lands on a handover that has become a draft again), and the same
     // text twice (a double click, or the form sent again) is one amendment and one mail to
     // each receiver, also when both come at once.
-    let status = super::queries::lock(&mut ctx.tx, m, id)
-        .await?
-        .ok_or(AppError::NotFound)?;
+    let status = super::status_under_lock(&mut ctx.tx, m, id).await?;
     if !AMENDABLE.contains(&status.as_str()) {
         return Err(AppError::Conflict(format!(
             "Der kan kun tilføjes til en overlevering, der er sendt. Denne har status «{}»: ret i skemaet i stedet.",

@@ -810,9 +810,7 @@ pub async fn reassign(
         return Err(AppError::Forbidden);
     }
     // The status under the transition's lock: a close at the same moment is seen here.
-    let status = queries::lock(&mut ctx.tx, m, id)
-        .await?
-        .ok_or(AppError::NotFound)?;
+    let status = super::status_under_lock(&mut ctx.tx, m, id).await?;
     if !status.is_open() {
         return Err(AppError::Conflict(format!(
             "En overlevering med status «{}» kan ikke få en ny ansvarlig.",

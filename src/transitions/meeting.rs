@@ -243,9 +243,7 @@ async fn editable(ctx: &mut Ctx, access: &Access, id: Uuid) -> AppResult<Transit
 /// Takes the transition's lock, and refuses (409) unless its status, as a close at the same
 /// moment left it, is still open: `what` can no longer be changed.
 async fn still_open(ctx: &mut Ctx, m: Uuid, id: Uuid, what: &str) -> AppResult<()> {
-    let status = super::queries::lock(&mut ctx.tx, m, id)
-        .await?
-        .ok_or(AppError::NotFound)?;
+    let status = super::status_under_lock(&mut ctx.tx, m, id).await?;
     if !status.is_open() {
         return Err(AppError::Conflict(format!(
             "{what} kan ikke ændres, fordi overleveringen har status «{}».",

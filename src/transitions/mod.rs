@@ -65,12 +65,15 @@ pub fn router() -> Router<AppState> {
         .route("/inbox", get(receiving::inbox))
 }
 
-/// The planned date of a transition from its form field, in the years the app's filters and
-/// transfer packages take (1990 to 2200: a date beyond them is a typing error), or the
-/// field's error.
+/// The years a transition's planned date may lie in, as the app's filters take them: a date
+/// beyond them is a typing error (or, in a package, no date PostgreSQL can store).
+pub const PLANNED_YEARS: std::ops::RangeInclusive<i32> = 1990..=2200;
+
+/// The planned date of a transition from its form field, in `PLANNED_YEARS`, or the field's
+/// error.
 pub fn planned_date(raw: &str, errors: &mut crate::web::FieldErrors) -> Option<time::Date> {
     match crate::children::domain::parse_date(raw) {
-        Some(d) if (1990..=2200).contains(&d.year()) => Some(d),
+        Some(d) if PLANNED_YEARS.contains(&d.year()) => Some(d),
         Some(_) => {
             errors.add(
                 "planned_date",
@@ -86,4 +89,17 @@ pub fn planned_date(raw: &str, errors: &mut crate::web::FieldErrors) -> Option<t
             None
         }
     }
+}
+
+/// The transition's status once its lock is held (`queries::lock`), for a change that depends
+/// on it: a status change committed while the change waited is seen here; no such transition
+/// is 404.
+pub async fn status_under_lock(
+    tx: &mut crate::db::Tx,
+    municipality_id: uuid::Uuid,
+    transition_id: uuid::Uuid,
+) -> crate::web::AppResult<status::Status> {
+    queries::lock(tx, municipality_id, transition_id)
+        .await?
+        .ok_or(crate::web::AppError::NotFound)
 }

@@ -338,7 +338,6 @@ pub struct ListRow {
     pub questions: i64,
 }
 
-/// Open transitions the user holds the relay for.
 /// Open transitions the user holds the relay of, sent from where they still work (`all`: the
 /// whole municipality): one who has left the sending institution no longer sees them here.
 pub async fn mine(

@@ -1249,3 +1249,65 @@ async fn a_change_through_a_link_sees_what_staff_did_at_the_same_moment() {
     assert_eq!(status, StatusCode::CONFLICT, "{page}");
     assert_eq!(parent_state(&app).await, before);
 }
+
+/// A withdrawal staff record while the handover is being sent (the send holds the transition,
+/// the withdrawal waits) is recorded on the handover as sent, so the receiver, who may already
+/// have read the section, is told.
+#[tokio::test]
+async fn a_withdrawal_recorded_as_the_handover_is_sent_tells_the_receiver() {
+    let (app, fx, staff) = with_the_parents().await;
+    let (section, _, _) = sensitive(&app, fx.transition).await[0].clone();
+    let (section, t) = (section.to_string(), fx.transition);
+    let page = format!("/transitions/{t}/parents");
+    let consent = format!("{page}/consent");
+    for guardian in [fx.anna, fx.bo] {
+        let r = staff
+            .post_with_token(
+                &page,
+                &consent,
+                &[
+                    ("guardian", &guardian.to_string()),
+                    ("section", &section),
+                    ("decision", "given"),
+                    ("note", "Telefonsamtale"),
+                ],
+            )
+            .await;
+        assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    }
+    let token = staff.csrf(&page).await;
+    let anna = fx.anna.to_string();
+    let status = app
+        .during(
+            &format!("SELECT 1 FROM transitions WHERE id = '{t}' FOR UPDATE"),
+            &format!(
+                "UPDATE transitions SET status = 'sent', version = version + 1 WHERE id = '{t}'"
+            ),
+            async {
+                staff
+                    .post_form(
+                        &consent,
+                        &[
+                            ("_csrf", token.as_str()),
+                            ("guardian", anna.as_str()),
+                            ("section", section.as_str()),
+                            ("decision", "withdrawn"),
+                            ("note", "Mor ringede"),
+                        ],
+                    )
+                    .await
+                    .status()
+            },
+        )
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        app.count(&format!(
+            "SELECT count(*) FROM outbox WHERE to_address = '{LAERER}'
+               AND subject = '{}'",
+            overgang::parents::WITHDRAWN_SUBJECT
+        ))
+        .await,
+        1
+    );
+}
