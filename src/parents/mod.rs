@@ -406,6 +406,25 @@ pub async fn issue_link(
 }
 
 /// Revokes the guardian's live links to the transition (only the newest link works).
+/// Locks the link's row (as a revoke takes it) and tells whether it still works: not revoked,
+/// not expired, as committed by the time the lock is held.
+pub async fn lock_live_link(
+    tx: &mut Tx,
+    municipality_id: Uuid,
+    link_id: Uuid,
+) -> Result<bool, sqlx::Error> {
+    Ok(sqlx::query_scalar!(
+        r#"SELECT true AS "live!" FROM parent_links
+           WHERE municipality_id = $1 AND id = $2 AND revoked_at IS NULL AND expires_at > now()
+           FOR NO KEY UPDATE"#,
+        municipality_id,
+        link_id
+    )
+    .fetch_optional(&mut **tx)
+    .await?
+    .is_some())
+}
+
 pub async fn revoke_links(
     tx: &mut Tx,
     municipality_id: Uuid,

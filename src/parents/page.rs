@@ -655,16 +655,7 @@ async fn hold(link: &mut Link) -> Result<bool, sqlx::Error> {
         return Ok(false);
     };
     link.transition.status = status;
-    let live = sqlx::query_scalar!(
-        r#"SELECT true AS "live!" FROM parent_links
-           WHERE municipality_id = $1 AND id = $2 AND revoked_at IS NULL AND expires_at > now()
-           FOR NO KEY UPDATE"#,
-        m,
-        link.link_id
-    )
-    .fetch_optional(&mut *link.tx)
-    .await?
-    .is_some();
+    let live = super::lock_live_link(&mut link.tx, m, link.link_id).await?;
     Ok(live && super::link_usable(status))
 }
 
