@@ -167,6 +167,7 @@ BEGIN
     WHERE municipality_id = p_municipality AND transition_id = ANY (v_due);
     DELETE FROM transition_reads
     WHERE municipality_id = p_municipality AND transition_id = ANY (v_due);
+    -- (migration 32)
     DELETE FROM class_children
     WHERE municipality_id = p_municipality AND transition_id = ANY (v_due);
     DELETE FROM handover_wishes
@@ -188,6 +189,7 @@ BEGIN
 
     DELETE FROM outbox
     WHERE municipality_id = p_municipality AND next_attempt_at IS NULL AND created_at < p_cutoff;
+    -- (migration 32)
     DELETE FROM imports
     WHERE municipality_id = p_municipality AND imported_at IS NULL
       AND created_at < now() - interval '1 day';
@@ -201,29 +203,19 @@ GRANT EXECUTE ON FUNCTION retention_purge(uuid, timestamptz, boolean) TO overgan
 
 -- Rows of no tenant that nothing can use any more: a session past its end or idle for longer
 -- than any session may be (4 hours; a day here), a login counter whose window (15 minutes) and
--- lock have passed a day ago, an account token a day past its expiry (used or not). Counted,
--- and (unless a dry run) deleted, for every municipality at once.
-CREATE FUNCTION housekeeping(p_dry_run boolean)
+-- lock have passed a day ago, an account token a day past its expiry (used or not); deleted,
+-- for every municipality at once, and counted. A dry run rolls the transaction back.
+CREATE FUNCTION housekeeping()
 RETURNS TABLE (deleted_sessions bigint, deleted_login_counters bigint, deleted_tokens bigint)
-LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = public, pg_temp
+LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = public, pg_temp
 AS $$
-BEGIN
-    SELECT count(*) INTO deleted_sessions FROM sessions
-    WHERE expires_at < now() OR last_seen_at < now() - interval '1 day';
-    SELECT count(*) INTO deleted_login_counters FROM login_throttle
-    WHERE window_start < now() - interval '1 day'
-      AND (locked_until IS NULL OR locked_until < now() - interval '1 day');
-    SELECT count(*) INTO deleted_tokens FROM user_tokens
-    WHERE expires_at < now() - interval '1 day';
-    IF NOT p_dry_run THEN
-        DELETE FROM sessions WHERE expires_at < now() OR last_seen_at < now() - interval '1 day';
-        DELETE FROM login_throttle
-        WHERE window_start < now() - interval '1 day'
-          AND (locked_until IS NULL OR locked_until < now() - interval '1 day');
-        DELETE FROM user_tokens WHERE expires_at < now() - interval '1 day';
-    END IF;
-    RETURN NEXT;
-END
+    WITH s AS (DELETE FROM sessions
+               WHERE expires_at < now() OR last_seen_at < now() - interval '1 day' RETURNING 1),
+         l AS (DELETE FROM login_throttle
+               WHERE window_start < now() - interval '1 day'
+                 AND (locked_until IS NULL OR locked_until < now() - interval '1 day') RETURNING 1),
+         t AS (DELETE FROM user_tokens WHERE expires_at < now() - interval '1 day' RETURNING 1)
+    SELECT (SELECT count(*) FROM s), (SELECT count(*) FROM l), (SELECT count(*) FROM t)
 $$;
-REVOKE EXECUTE ON FUNCTION housekeeping(boolean) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION housekeeping(boolean) TO overgang_app;
+REVOKE EXECUTE ON FUNCTION housekeeping() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION housekeeping() TO overgang_app;

@@ -70,7 +70,8 @@ pub struct PurgeReport {
     pub dry_run: bool,
     pub municipalities: Vec<MunicipalityPurge>,
     /// Municipalities that failed (code, error) or were skipped because another process was
-    /// purging them at the same moment. The others are done regardless.
+    /// purging them at the same moment, and ("-") a failed housekeeping. The others are done
+    /// regardless.
     pub failures: Vec<(String, String)>,
     /// Rows of no municipality that nothing can use any more (`housekeeping`).
     pub housekeeping: Housekeeping,
@@ -146,14 +147,26 @@ pub async fn purge(
             }
         }
     }
+    match housekeeping(pool, dry_run).await {
+        Ok(done) => report.housekeeping = done,
+        Err(e) => {
+            tracing::error!(error = %e, "oprydning uden for kommunerne mislykkedes");
+            report.failures.push(("-".into(), e.to_string()));
+        }
+    }
+    Ok(report)
+}
+
+/// Deletes (or, in a dry run, only counts) the rows of no municipality that nothing can use
+/// any more (`housekeeping`, migration 32).
+async fn housekeeping(pool: &PgPool, dry_run: bool) -> Result<Housekeeping, sqlx::Error> {
     let mut tx = db::begin(pool, Scope::None).await?;
-    report.housekeeping = sqlx::query_as!(
+    let done = sqlx::query_as!(
         Housekeeping,
         r#"SELECT deleted_sessions AS "deleted_sessions!",
                   deleted_login_counters AS "deleted_login_counters!",
                   deleted_tokens AS "deleted_tokens!"
-           FROM housekeeping($1)"#,
-        dry_run
+           FROM housekeeping()"#
     )
     .fetch_one(&mut *tx)
     .await?;
@@ -162,7 +175,7 @@ pub async fn purge(
     } else {
         tx.commit().await?;
     }
-    Ok(report)
+    Ok(done)
 }
 
 async fn purge_one(

@@ -311,10 +311,7 @@ pub async fn issue_token(
     purpose: Purpose,
     valid_secs: f64,
 ) -> Result<String, sqlx::Error> {
-    // Expired links are useless; clearing them here keeps the table small without a job.
-    sqlx::query!("DELETE FROM user_tokens WHERE expires_at < now() - interval '1 day'")
-        .execute(&mut **tx)
-        .await?;
+    // Expired links are deleted by the daily purge (`housekeeping`).
     let token = crate::auth::session::random_token();
     sqlx::query!(
         "INSERT INTO user_tokens (id, user_id, municipality_id, purpose, expires_at)
