@@ -221,8 +221,37 @@ pub struct ValidEnrolment {
 const MAX_START_AHEAD: Duration = Duration::days(3 * 366);
 
 /// The latest day an enrolment may start or end, seen from `today` (`MAX_START_AHEAD`).
-pub fn latest_enrolment_date(today: Date) -> Date {
+fn latest_enrolment_date(today: Date) -> Date {
     today.checked_add(MAX_START_AHEAD).unwrap_or(today)
+}
+
+/// An enrolment's first day, in the window of the form and the import: not before the child's
+/// birth (unknown: 1990), at most three years ahead.
+pub fn check_start(day: Date, birth_date: Option<Date>, today: Date) -> Result<Date, String> {
+    if day < birth_date.unwrap_or(EARLIEST_BIRTH_DATE) {
+        return Err(match birth_date {
+            Some(b) => format!(
+                "Startdatoen kan ikke ligge før barnets fødselsdato ({}).",
+                format_date(b)
+            ),
+            None => "Startdatoen ligger for langt tilbage.".to_string(),
+        });
+    }
+    if day > latest_enrolment_date(today) {
+        return Err("Startdatoen kan højst ligge tre år ude i fremtiden.".into());
+    }
+    Ok(day)
+}
+
+/// An enrolment's last day: not before its first (when known), at most three years ahead.
+pub fn check_end(day: Date, starts_on: Option<Date>, today: Date) -> Result<Date, &'static str> {
+    if starts_on.is_some_and(|s| day < s) {
+        return Err("Slutdatoen kan ikke ligge før startdatoen.");
+    }
+    if day > latest_enrolment_date(today) {
+        return Err("Slutdatoen kan højst ligge tre år ude i fremtiden.");
+    }
+    Ok(day)
 }
 
 /// Validates an enrolment; `allowed` are the institutions the user may enrol at, `birth_date`
@@ -243,8 +272,6 @@ pub fn validate_enrolment(
     let group_name = Line::parse_optional(&f.group_name, GROUP_MAX)
         .map_err(|e| errors.add("group_name", e.message("gruppe")))
         .ok();
-    let earliest = birth_date.unwrap_or(EARLIEST_BIRTH_DATE);
-    let latest = latest_enrolment_date(today);
     let starts_on = match parse_date(&f.starts_on) {
         None if f.starts_on.trim().is_empty() => {
             errors.add("starts_on", "Udfyld startdato.");
@@ -257,51 +284,25 @@ pub fn validate_enrolment(
             );
             None
         }
-        Some(d) if d < earliest => {
-            errors.add(
-                "starts_on",
-                match birth_date {
-                    Some(b) => format!(
-                        "Startdatoen kan ikke ligge før barnets fødselsdato ({}).",
-                        format_date(b)
-                    ),
-                    None => "Startdatoen ligger for langt tilbage.".to_string(),
-                },
-            );
-            None
-        }
-        Some(d) if d > latest => {
-            errors.add(
-                "starts_on",
-                "Startdatoen kan højst ligge tre år ude i fremtiden.",
-            );
-            None
-        }
-        Some(d) => Some(d),
+        Some(d) => check_start(d, birth_date, today)
+            .map_err(|e| errors.add("starts_on", e))
+            .ok(),
     };
     let ends_on = if f.ends_on.trim().is_empty() {
         Some(None)
     } else {
-        match (parse_date(&f.ends_on), starts_on) {
-            (None, _) => {
+        match parse_date(&f.ends_on) {
+            None => {
                 errors.add(
                     "ends_on",
                     "Skriv slutdatoen som en gyldig dato, fx 2027-07-31.",
                 );
                 None
             }
-            (Some(end), Some(start)) if end < start => {
-                errors.add("ends_on", "Slutdatoen kan ikke ligge før startdatoen.");
-                None
-            }
-            (Some(end), _) if end > latest => {
-                errors.add(
-                    "ends_on",
-                    "Slutdatoen kan højst ligge tre år ude i fremtiden.",
-                );
-                None
-            }
-            (Some(end), _) => Some(Some(end)),
+            Some(end) => check_end(end, starts_on, today)
+                .map(Some)
+                .map_err(|e| errors.add("ends_on", e))
+                .ok(),
         }
     };
     Some(ValidEnrolment {

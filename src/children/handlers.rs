@@ -574,10 +574,8 @@ pub async fn create(mut ctx: Ctx, Form(f): Form<ChildForm>) -> AppResult<Respons
 }
 
 /// Whether the user may delete the child: administrators always; leaders and staff only when
-/// every enrolment the child has ever had is at one of their institutions, because deleting
-/// the child deletes the other institutions' records of it too.
-/// Whether the user manages every institution whose records deleting the child would remove
-/// (`queries::institutions_of`): else only an administrator may.
+/// they manage every institution whose records deleting the child would remove
+/// (`queries::institutions_of`).
 fn may_delete(access: &Access, institutions: &[Uuid]) -> bool {
     institutions.iter().all(|i| access.manages(*i))
 }

@@ -511,8 +511,8 @@ pub struct Enrolment {
 }
 
 /// The institutions whose records a deletion of the child would remove: those of its
-/// enrolments and both ends of its transitions (a received handover, its feedback, the class
-/// placement and meeting go with the child).
+/// enrolments, both ends of its transitions (a received handover, its feedback, the class
+/// placement and meeting go with the child) and the receivers of handovers from elsewhere.
 pub async fn institutions_of(
     tx: &mut Tx,
     municipality_id: Uuid,
@@ -523,6 +523,9 @@ pub async fn institutions_of(
            WHERE municipality_id = $1 AND child_id = $2
            UNION
            SELECT unnest(ARRAY[sending_institution_id, receiving_institution_id]) FROM transitions
+           WHERE municipality_id = $1 AND child_id = $2
+           UNION
+           SELECT receiving_institution_id FROM incoming_handovers
            WHERE municipality_id = $1 AND child_id = $2"#,
         municipality_id,
         child_id

@@ -11,10 +11,8 @@ use super::csv::{cell, parse_yes_no, Problem, Table};
 use crate::{
     audit::{self, Actor},
     children::{
-        domain::{
-            check_birth_date, format_date, parse_date, Cpr, Email, Line, Phone, EARLIEST_BIRTH_DATE,
-        },
-        forms::latest_enrolment_date,
+        domain::{check_birth_date, format_date, parse_date, Cpr, Email, Line, Phone},
+        forms::{check_end, check_start},
     },
     db::Tx,
     web::AppResult,
@@ -239,7 +237,6 @@ pub async fn check(
             .ok()
             .flatten();
         // The window of the enrolment form: from the birth date to three years ahead.
-        let latest = latest_enrolment_date(today);
         let start = match parse_date(cell(row, start_c)) {
             None => {
                 problem(
@@ -248,37 +245,16 @@ pub async fn check(
                 );
                 None
             }
-            Some(d) if d < birth.unwrap_or(EARLIEST_BIRTH_DATE) => {
-                problem(
-                    "startdato",
-                    "Startdatoen ligger før barnets fødselsdato.".into(),
-                );
-                None
-            }
-            Some(d) if d > latest => {
-                problem(
-                    "startdato",
-                    "Startdatoen kan højst ligge tre år ude i fremtiden.".into(),
-                );
-                None
-            }
-            Some(d) => Some(d),
+            Some(d) => check_start(d, birth, today)
+                .map_err(|e| problem("startdato", e))
+                .ok(),
         };
         let end = match cell(row, end_c) {
             "" => None,
             raw => match parse_date(raw) {
-                Some(d) if start.is_some_and(|s| d < s) => {
-                    problem("slutdato", "Slutdatoen ligger før startdatoen.".into());
-                    None
-                }
-                Some(d) if d > latest => {
-                    problem(
-                        "slutdato",
-                        "Slutdatoen kan højst ligge tre år ude i fremtiden.".into(),
-                    );
-                    None
-                }
-                Some(d) => Some(d),
+                Some(d) => check_end(d, start, today)
+                    .map_err(|e| problem("slutdato", e.into()))
+                    .ok(),
                 None => {
                     problem("slutdato", format!("»{raw}« er ikke en dato."));
                     None

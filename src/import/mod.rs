@@ -354,9 +354,9 @@ async fn upload(
             )
         }
     };
+    let rows = checked.as_ref().map_or(0, |c| c.plan.row_count());
     let batch = match content {
         Some(content) => {
-            let rows = checked.as_ref().map(|c| c.plan.row_count()).unwrap_or(0) as i32;
             let id = sqlx::query_scalar!(
                 "INSERT INTO imports (municipality_id, kind, filename, content, row_count, created_by)
                  VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
@@ -364,7 +364,7 @@ async fn upload(
                 kind.as_str(),
                 filename,
                 content,
-                rows,
+                rows as i32,
                 ctx.user.id
             )
             .fetch_one(&mut *ctx.tx)
@@ -375,7 +375,6 @@ async fn upload(
     };
     // The file holds personal data (names, CPR numbers) whether it is kept or not.
     let problems = checked.as_ref().map_or(0, |c| c.problems.len());
-    let rows = checked.as_ref().map_or(0, |c| c.plan.row_count());
     ctx.audit(Entry::new("upload", "import", batch).details(json!({
         "kind": kind.as_str(),
         "rows": rows,

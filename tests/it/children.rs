@@ -1404,6 +1404,15 @@ async fn records_of_the_other_end_of_a_handover_are_not_removed_from_one_end() {
     assert_eq!(r.status(), StatusCode::CONFLICT);
     assert_eq!(app.count(&custody).await, 1);
 
+    // The school's enrolment ends (the teacher's scope needed it above): what keeps the
+    // pedagogue from deleting the child below is the handover alone.
+    app.count(&format!(
+        "WITH gone AS (DELETE FROM enrolments e USING institutions i
+                       WHERE e.child_id = '{child}' AND i.id = e.institution_id
+                         AND i.name = 'Bakkeskolen' RETURNING 1)
+         SELECT count(*) FROM gone"
+    ))
+    .await;
     // The sending kindergarten's pedagogue: custody may change, the child may not go.
     let pedagogue = app.login(PAEDAGOG).await;
     let token = pedagogue.csrf(&edit).await;
