@@ -398,9 +398,10 @@ impl Package {
         }
         text("child.first_name", &self.child.first_name, 1, 100)?;
         text("child.last_name", &self.child.last_name, 1, 100)?;
-        let min_birth = time::macros::date!(1990 - 01 - 02);
         let today = time::OffsetDateTime::now_utc().date();
-        if !parse_iso_date(&self.child.birth_date).is_some_and(|d| d >= min_birth && d <= today) {
+        if !parse_iso_date(&self.child.birth_date)
+            .is_some_and(|d| crate::children::domain::check_birth_date(d, today).is_ok())
+        {
             return invalid(
                 "Barnets fødselsdato skal være en dato (ÅÅÅÅ-MM-DD) efter 1990 og ikke i fremtiden.",
             );
@@ -408,10 +409,9 @@ impl Package {
         if TransitionKind::parse(&self.transition.kind).is_none() {
             return invalid("Overgangens type kendes ikke.");
         }
-        // The years the app's own forms and filters take; a year outside PostgreSQL's range
-        // (the format takes a sign and more digits) would not be stored at all.
+        // The format takes a sign and more digits: a year PostgreSQL could not store.
         if !parse_iso_date(&self.transition.planned_date)
-            .is_some_and(|d| (1990..=2200).contains(&d.year()))
+            .is_some_and(|d| crate::transitions::PLANNED_YEARS.contains(&d.year()))
         {
             return invalid(
                 "Overgangens planlagte dato skal være en dato (ÅÅÅÅ-MM-DD) mellem 1990 og 2200.",
