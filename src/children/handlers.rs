@@ -576,8 +576,9 @@ pub async fn create(mut ctx: Ctx, Form(f): Form<ChildForm>) -> AppResult<Respons
 /// Whether the user may delete the child: administrators always; leaders and staff only when
 /// they manage every institution whose records deleting the child would remove
 /// (`queries::institutions_of`).
-fn may_delete(access: &Access, institutions: &[Uuid]) -> bool {
-    institutions.iter().all(|i| access.manages(*i))
+async fn may_delete(ctx: &mut Ctx, access: &Access, id: Uuid) -> AppResult<bool> {
+    let institutions = queries::institutions_of(&mut ctx.tx, access.municipality_id, id).await?;
+    Ok(institutions.iter().all(|i| access.manages(*i)))
 }
 
 fn edit_page(
@@ -615,10 +616,7 @@ pub async fn edit_form(mut ctx: Ctx, Path(id): Path<Uuid>) -> AppResult<Response
     let child = queries::find_child(&mut ctx.tx, m, &access.scope, id, Reach::Edit)
         .await?
         .ok_or(AppError::NotFound)?;
-    let can_delete = may_delete(
-        &access,
-        &queries::institutions_of(&mut ctx.tx, m, id).await?,
-    );
+    let can_delete = may_delete(&mut ctx, &access, id).await?;
     ctx.audit(
         Entry::new("read", "child", Some(id))
             .child(id)
@@ -674,10 +672,7 @@ pub async fn update(
     let today = ctx.today;
     // Needed by a re-rendered form, and must be read before a failed statement aborts the
     // transaction.
-    let can_delete = may_delete(
-        &access,
-        &queries::institutions_of(&mut ctx.tx, m, id).await?,
-    );
+    let can_delete = may_delete(&mut ctx, &access, id).await?;
     let mut errors = FieldErrors::default();
     let valid = forms::validate_child(&f, today, child.cpr.as_ref(), &mut errors);
     let Some(valid) = valid else {
@@ -751,10 +746,7 @@ pub async fn delete(mut ctx: Ctx, Path(id): Path<Uuid>) -> AppResult<Response> {
     queries::lock_child(&mut ctx.tx, m, &access.scope, id)
         .await?
         .ok_or(AppError::NotFound)?;
-    if !may_delete(
-        &access,
-        &queries::institutions_of(&mut ctx.tx, m, id).await?,
-    ) {
+    if !may_delete(&mut ctx, &access, id).await? {
         return Ok(web::redirect_with_flash(
             &format!("{}/edit", child_path(id)),
             Flash {

@@ -29,8 +29,8 @@ pub enum Lock {
     /// A municipality's open transitions of one kind (a cohort skips the children that have
     /// one), keyed by municipality and kind.
     OpenTransitions = 2,
-    /// A municipality's administrators (a change that takes one away checks that another is
-    /// left), keyed by the municipality's id.
+    /// A municipality's administrators (a change that takes one's rights away checks that its
+    /// actor still is one), keyed by the municipality's id.
     Administrators = 3,
 }
 

@@ -405,7 +405,6 @@ pub async fn issue_link(
     Ok((id, token))
 }
 
-/// Revokes the guardian's live links to the transition (only the newest link works).
 /// Locks the link's row (as a revoke takes it) and tells whether it still works: not revoked,
 /// not expired, as committed by the time the lock is held.
 pub async fn lock_live_link(
@@ -425,6 +424,7 @@ pub async fn lock_live_link(
     .is_some())
 }
 
+/// Revokes the guardian's live links to the transition (only the newest link works).
 pub async fn revoke_links(
     tx: &mut Tx,
     municipality_id: Uuid,
