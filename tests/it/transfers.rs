@@ -514,6 +514,77 @@ async fn a_rejected_transfer_copies_nothing_and_the_sender_sees_why() {
     );
 }
 
+/// A handover cancelled while its transfer waits: the transfer closes with it, the copy is
+/// dropped, the other municipality can no longer accept it, and the sender's page says why.
+/// Before, Stevns could accept the cancelled handover as it was when the transfer started.
+#[tokio::test]
+async fn a_cancelled_handover_closes_its_waiting_transfer() {
+    let app = spawn_app().await;
+    let stevns = app.municipality_id("0336").await;
+    let h = ready_handover(&app, "Dagny").await;
+    let leder = app.login(LEDER).await;
+    let transfer = start(&app, &leder, &h, &stevns.to_string()).await;
+    let unknown = ready_handover(&app, "Edith").await;
+    let waiting = start(&app, &leder, &unknown, "unknown").await;
+    // cancelled from ready; sent, then recalled (back to a draft) before anybody opened it
+    for (t, path) in [
+        (&h, "status?to=cancelled"),
+        (&unknown, "status?to=sent"),
+        (&unknown, "recall?"),
+    ] {
+        let version: i32 = one(
+            &app,
+            &format!(
+                "SELECT version FROM transitions WHERE id = '{}'",
+                t.transition
+            ),
+        )
+        .await;
+        let (action, to) = path.split_once('?').unwrap();
+        let to = to.trim_start_matches("to=");
+        let token = leder.csrf("/transitions").await;
+        let r = leder
+            .post_form(
+                &format!("/transitions/{}/{action}", t.transition),
+                &[
+                    ("_csrf", &token),
+                    ("to", to),
+                    ("version", &version.to_string()),
+                ],
+            )
+            .await;
+        assert_eq!(r.status(), StatusCode::SEE_OTHER, "{path}");
+    }
+    assert_eq!(
+        status_and_package(&app, transfer).await,
+        ("closed".into(), None)
+    );
+    assert_eq!(
+        status_and_package(&app, waiting).await,
+        ("closed".into(), None)
+    );
+    let stevns_admin = app.login(STEVNS_ADMIN).await;
+    let (_, list) = stevns_admin.get_text("/transfers").await;
+    assert!(!list.contains("Dagny"), "{list}");
+    let school = institution(&app, "Strandskolen").await;
+    assert_eq!(
+        accept(&stevns_admin, transfer, school).await.status(),
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(rls_count(&app, stevns, "incoming_handovers").await, 0);
+    let (_, page) = leder
+        .get_text(&format!("/transitions/{}", h.transition))
+        .await;
+    assert!(
+        page.contains("Lukket") && page.contains("fordi overleveringen blev annulleret"),
+        "{page}"
+    );
+    let (_, page) = leder
+        .get_text(&format!("/transitions/{}", unknown.transition))
+        .await;
+    assert!(page.contains("taget tilbage for at blive rettet"), "{page}");
+}
+
 #[tokio::test]
 async fn an_unknown_destination_waits_in_the_senders_queue_until_resolved() {
     let app = spawn_app().await;
