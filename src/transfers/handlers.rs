@@ -1063,11 +1063,14 @@ pub async fn import(
         ));
     };
     let institution = chosen_institution(&mut ctx.tx, m, &institution_raw).await?;
-    let own_code = sqlx::query_scalar!("SELECT code FROM municipalities WHERE id = $1", m)
-        .fetch_one(&mut *ctx.tx)
-        .await?;
-    let parsed = package::parse(&bytes).and_then(|p| {
-        if p.sender.municipality.code == own_code {
+    let own = sqlx::query!(
+        r#"SELECT code, current_date AS "today!" FROM municipalities WHERE id = $1"#,
+        m
+    )
+    .fetch_one(&mut *ctx.tx)
+    .await?;
+    let parsed = package::parse(&bytes, own.today).and_then(|p| {
+        if p.sender.municipality.code == own.code {
             Err(package::Invalid(
                 "Pakken er fra jeres egen kommune; den kan ikke importeres som en overlevering udefra."
                     .into(),

@@ -323,7 +323,8 @@ fn timestamp(field: &str, value: &str) -> Result<(), Invalid> {
 
 /// Parses an uploaded package: JSON, the right format and version (checked first, so an old or
 /// foreign file gets a clear message), no unknown fields, every field within its limits.
-pub fn parse(bytes: &[u8]) -> Result<Package, Invalid> {
+/// `today` is the Danish date (the database's `current_date`), for the birth date's check.
+pub fn parse(bytes: &[u8], today: time::Date) -> Result<Package, Invalid> {
     if bytes.len() > MAX_BYTES {
         return invalid(format!(
             "Filen er for stor (højst {} KB).",
@@ -362,12 +363,12 @@ pub fn parse(bytes: &[u8]) -> Result<Package, Invalid> {
             });
         }
     };
-    package.validate()?;
+    package.validate(today)?;
     Ok(package)
 }
 
 impl Package {
-    pub fn validate(&self) -> Result<(), Invalid> {
+    pub fn validate(&self, today: time::Date) -> Result<(), Invalid> {
         // PostgreSQL's jsonb cannot hold NUL, and no legitimate text contains one
         if serde_json::to_string(self)
             .map(|s| s.contains("\\u0000"))
@@ -398,7 +399,6 @@ impl Package {
         }
         text("child.first_name", &self.child.first_name, 1, 100)?;
         text("child.last_name", &self.child.last_name, 1, 100)?;
-        let today = time::OffsetDateTime::now_utc().date();
         if !parse_iso_date(&self.child.birth_date)
             .is_some_and(|d| crate::children::domain::check_birth_date(d, today).is_ok())
         {
@@ -486,6 +486,8 @@ impl Package {
 mod tests {
     use super::*;
 
+    const TODAY: time::Date = time::macros::date!(2026 - 12 - 07);
+
     fn sample() -> Package {
         Package {
             format: FORMAT.into(),
@@ -532,26 +534,29 @@ mod tests {
     fn parses_its_own_output_and_refuses_the_rest() {
         let p = sample();
         let bytes = serde_json::to_vec(&p).unwrap();
-        assert_eq!(parse(&bytes), Ok(p.clone()));
-        assert!(parse(b"{not json").is_err());
+        assert_eq!(parse(&bytes, TODAY), Ok(p.clone()));
+        assert!(parse(b"{not json", TODAY).is_err());
         let mut v = serde_json::to_value(&p).unwrap();
         v["version"] = 2.into();
-        assert!(parse(&serde_json::to_vec(&v).unwrap())
+        assert!(parse(&serde_json::to_vec(&v).unwrap(), TODAY)
             .unwrap_err()
             .0
             .contains("version 2"));
         let mut v = serde_json::to_value(&p).unwrap();
         v["child"]["cpr"] = "010101-1234".into();
         assert!(
-            parse(&serde_json::to_vec(&v).unwrap()).is_err(),
+            parse(&serde_json::to_vec(&v).unwrap(), TODAY).is_err(),
             "unknown field"
         );
         let mut q = p.clone();
         q.child.first_name = "a\0b".into();
-        assert!(parse(&serde_json::to_vec(&q).unwrap()).is_err(), "NUL");
+        assert!(
+            parse(&serde_json::to_vec(&q).unwrap(), TODAY).is_err(),
+            "NUL"
+        );
         let mut q = p.clone();
         q.child.birth_date = "05-05-2020".into();
-        assert!(parse(&serde_json::to_vec(&q).unwrap()).is_err());
+        assert!(parse(&serde_json::to_vec(&q).unwrap(), TODAY).is_err());
         for (birth, planned) in [
             ("2999-01-01", "2027-08-01"),
             ("2020-05-05", "-5000-01-01"),
@@ -562,14 +567,20 @@ mod tests {
             q.child.birth_date = birth.into();
             q.transition.planned_date = planned.into();
             assert!(
-                parse(&serde_json::to_vec(&q).unwrap()).is_err(),
+                parse(&serde_json::to_vec(&q).unwrap(), TODAY).is_err(),
                 "{birth} {planned}"
             );
         }
+        // the birth date is checked against the day given (the Danish date), not the clock's
+        let mut q = p.clone();
+        q.child.birth_date = "2026-12-07".into();
+        assert!(parse(&serde_json::to_vec(&q).unwrap(), TODAY).is_ok());
+        q.child.birth_date = "2026-12-08".into();
+        assert!(parse(&serde_json::to_vec(&q).unwrap(), TODAY).is_err());
         let mut q = p;
         q.transition.planned_date = "2200-12-31".into();
-        assert!(parse(&serde_json::to_vec(&q).unwrap()).is_ok());
-        assert!(parse(&vec![b' '; MAX_BYTES + 1])
+        assert!(parse(&serde_json::to_vec(&q).unwrap(), TODAY).is_ok());
+        assert!(parse(&vec![b' '; MAX_BYTES + 1], TODAY)
             .unwrap_err()
             .0
             .contains("for stor"));
