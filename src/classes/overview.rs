@@ -337,11 +337,22 @@ pub async fn show(
     let class = super::find(&mut ctx.tx, &access, id).await?;
     let sort = Sort::parse(&q.sort);
     let raw = rows(&mut ctx.tx, m, id, ctx.user.id).await?;
+    // Key points are content: the handovers whose key points are shown count as seen by the
+    // receiver (no recall), and one recalled since `rows` read it shows none.
+    let shown = crate::transitions::receiving::record_previews(
+        &mut ctx.tx,
+        m,
+        &raw.iter()
+            .filter(|r| is_delivered(&r.status))
+            .map(|r| r.transition_id)
+            .collect::<Vec<_>>(),
+    )
+    .await?;
     let mut children = Vec::with_capacity(raw.len());
     let mut child_ids = Vec::with_capacity(raw.len());
     for r in raw {
         child_ids.push(r.child_id);
-        let delivered = is_delivered(&r.status);
+        let delivered = shown.contains(&r.transition_id);
         let key_points = if delivered {
             let sections = handover::load(
                 &mut ctx.tx,

@@ -59,10 +59,13 @@ pub async fn list(
         .collect())
 }
 
-/// Whether anybody at the receiver has opened the handover.
+/// Whether anybody at the receiver has opened the handover, or seen its key points in the
+/// class overview (`receiving::record_previews`).
 pub async fn opened(tx: &mut Tx, m: Uuid, transition_id: Uuid) -> Result<bool, sqlx::Error> {
     sqlx::query_scalar!(
         r#"SELECT EXISTS (SELECT 1 FROM transition_reads
+                          WHERE municipality_id = $1 AND transition_id = $2)
+               OR EXISTS (SELECT 1 FROM transition_previews
                           WHERE municipality_id = $1 AND transition_id = $2) AS "opened!""#,
         m,
         transition_id
@@ -212,7 +215,7 @@ pub async fn recall(
     }
     if opened(&mut ctx.tx, m, id).await? {
         return Err(AppError::Conflict(
-            "Overleveringen kan ikke kaldes tilbage, fordi modtageren har åbnet den. Tilføj i stedet en tilføjelse."
+            "Overleveringen kan ikke kaldes tilbage, fordi modtageren har åbnet den eller set dens hovedpunkter i klasseoversigten. Tilføj i stedet en tilføjelse."
                 .into(),
         ));
     }

@@ -191,6 +191,37 @@ async fn inbox_data(
     .await
 }
 
+/// Of `transitions`, those still delivered, noted as previewed (their key points are about to
+/// be shown without the handover being opened: the class overview). Like `record_read`, the
+/// share lock orders this against a concurrent recall, which then sees the preview; a handover
+/// recalled first is left out, and its key points are not shown.
+pub async fn record_previews(
+    tx: &mut Tx,
+    municipality_id: Uuid,
+    transitions: &[Uuid],
+) -> Result<Vec<Uuid>, sqlx::Error> {
+    if transitions.is_empty() {
+        return Ok(Vec::new());
+    }
+    sqlx::query_scalar!(
+        r#"WITH delivered AS (
+               SELECT t.id FROM transitions t
+               WHERE t.municipality_id = $1 AND t.id = ANY ($2) AND t.status = ANY ($3)
+               ORDER BY t.id
+               FOR SHARE),
+           noted AS (
+               INSERT INTO transition_previews (municipality_id, transition_id)
+               SELECT $1, id FROM delivered
+               ON CONFLICT DO NOTHING)
+           SELECT id AS "id!" FROM delivered"#,
+        municipality_id,
+        transitions,
+        &DELIVERED[..] as &[&str]
+    )
+    .fetch_all(&mut **tx)
+    .await
+}
+
 /// Records that `user_id` opened the handover (the first time, and the latest) if it is still
 /// delivered; returns whether it is, and when the user last read it before now. The share lock
 /// on the transition orders this against a concurrent recall (`amendments::recall`).

@@ -327,6 +327,46 @@ async fn leader_places_children_and_the_teacher_sees_their_key_points() {
     assert!(position(&html, "Alma Klassebarn") < position(&html, "Bent Klassebarn"));
     // the teacher may not place children or teachers
     assert_eq!(place(&teacher, class, alma).await, StatusCode::FORBIDDEN);
+
+    // Nobody opened Bent's handover ("Ulæst" above), but the overview showed its key points:
+    // the sender may no longer recall it to rewrite it. Carl's draft showed nothing.
+    assert_eq!(
+        app.count(&format!(
+            "SELECT count(*) FROM transition_reads WHERE transition_id = '{bent}'"
+        ))
+        .await,
+        0
+    );
+    let previewed =
+        |t: Uuid| format!("SELECT count(*) FROM transition_previews WHERE transition_id = '{t}'");
+    assert_eq!(app.count(&previewed(bent)).await, 1);
+    assert_eq!(app.count(&previewed(carl)).await, 0);
+    let version = app
+        .count(&format!(
+            "SELECT version::bigint FROM transitions WHERE id = '{bent}'"
+        ))
+        .await
+        .to_string();
+    let r = sender
+        .post_with_token(
+            &format!("/transitions/{bent}"),
+            &format!("/transitions/{bent}/recall"),
+            &[("version", &version)],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+    assert!(r
+        .text()
+        .await
+        .unwrap()
+        .contains("hovedpunkter i klasseoversigten"));
+    assert_eq!(
+        app.count(&format!(
+            "SELECT count(*) FROM transitions WHERE id = '{bent}' AND status = 'sent'"
+        ))
+        .await,
+        1
+    );
 }
 
 #[tokio::test]
