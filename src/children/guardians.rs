@@ -135,7 +135,11 @@ pub async fn create(
         let view = GuardianFormView::from_form(&f);
         return web::render_invalid(&page(&ctx, &child, None, view, errors));
     };
-    let gid = queries::insert_guardian(&mut ctx.tx, access.municipality_id, id, &data(&g)).await?;
+    let new = data(&g);
+    if touches_consent(None, Some((new.has_custody, new.email))) {
+        consent_may_change(&mut ctx, &access, id).await?;
+    }
+    let gid = queries::insert_guardian(&mut ctx.tx, access.municipality_id, id, &new).await?;
     ctx.audit(
         Entry::new("create", "guardian", Some(gid))
             .child(id)
@@ -176,17 +180,33 @@ pub async fn edit_form(mut ctx: Ctx, Path((id, gid)): Path<(Uuid, Uuid)>) -> App
     Ok(html.into_response())
 }
 
-/// Refuses (409) taking custody away from a guardian, by removing them or the custody, unless
-/// the user acts for the sending side of every handover of the child whose consent still counts
-/// (`queries::consent_senders`). Consent to a sensitive section needs every custody guardian:
-/// at the receiving end, removing the one who refused would show the section.
-async fn custody_may_go(ctx: &mut Ctx, access: &Access, child: Uuid) -> AppResult<()> {
+/// Whether a change of a guardian touches what a handover's consent rests on: who has custody
+/// (consent to a sensitive section needs every custody guardian) and where a custody
+/// guardian's link is mailed (the link shows the draft and gives consent). `old` is the
+/// guardian before (none: added), `new` after (none: removed).
+fn touches_consent(old: Option<(bool, Option<&str>)>, new: Option<(bool, Option<&str>)>) -> bool {
+    let custody = |g: Option<(bool, Option<&str>)>| g.is_some_and(|(c, _)| c);
+    match (old, new) {
+        (Some((true, old_email)), Some((true, new_email))) => !old_email
+            .unwrap_or_default()
+            .eq_ignore_ascii_case(new_email.unwrap_or_default()),
+        _ => custody(old) || custody(new),
+    }
+}
+
+/// Refuses (409) a change that touches consent (`touches_consent`) unless the user acts for
+/// the sending side of every handover of the child whose consent still counts
+/// (`queries::consent_senders`). At the receiving end, removing the guardian who refused would
+/// show the sensitive section, and a custody guardian's e-mail changed to one's own, or a
+/// custody guardian added with it, would bring the parents' link, the draft and the consent
+/// button to the receiver.
+async fn consent_may_change(ctx: &mut Ctx, access: &Access, child: Uuid) -> AppResult<()> {
     let senders = queries::consent_senders(&mut ctx.tx, access.municipality_id, child).await?;
     if senders.iter().all(|s| access.manages(*s)) {
         return Ok(());
     }
     Err(AppError::Conflict(
-        "Forældremyndigheden afgør samtykket i en overlevering fra en anden institution. Kun den afsendende institution eller en administrator kan fjerne den."
+        "Forældremyndigheden og forældrenes e-mail afgør samtykket i en overlevering fra en anden institution. Kun den afsendende institution eller en administrator kan ændre dem."
             .into(),
     ))
 }
@@ -230,8 +250,11 @@ pub async fn update(
             Flash::info("Der var ingen ændringer at gemme."),
         ));
     }
-    if old.has_custody && !new.has_custody {
-        custody_may_go(&mut ctx, &access, id).await?;
+    if touches_consent(
+        Some((old.has_custody, old.email.as_deref())),
+        Some((new.has_custody, new.email)),
+    ) {
+        consent_may_change(&mut ctx, &access, id).await?;
     }
     queries::update_guardian(&mut ctx.tx, m, id, gid, &new).await?;
     ctx.audit(
@@ -254,8 +277,8 @@ pub async fn delete(mut ctx: Ctx, Path((id, gid)): Path<(Uuid, Uuid)>) -> AppRes
     let g = queries::find_guardian(&mut ctx.tx, m, id, gid)
         .await?
         .ok_or(AppError::NotFound)?;
-    if g.has_custody {
-        custody_may_go(&mut ctx, &access, id).await?;
+    if touches_consent(Some((g.has_custody, g.email.as_deref())), None) {
+        consent_may_change(&mut ctx, &access, id).await?;
     }
     queries::delete_guardian(&mut ctx.tx, m, id, gid).await?;
     ctx.audit(Entry::new("delete", "guardian", Some(gid)).child(id))
@@ -265,4 +288,33 @@ pub async fn delete(mut ctx: Ctx, Path((id, gid)): Path<(Uuid, Uuid)>) -> AppRes
         &child_path(id),
         Flash::success("Forælderen er fjernet."),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::touches_consent;
+
+    #[test]
+    fn consent_rests_on_custody_and_the_custody_guardians_email() {
+        let (a, b) = (Some("a@example.dk"), Some("b@example.dk"));
+        // added or removed: only with custody
+        assert!(touches_consent(None, Some((true, a))));
+        assert!(!touches_consent(None, Some((false, a))));
+        assert!(touches_consent(Some((true, None)), None));
+        assert!(!touches_consent(Some((false, a)), None));
+        // custody granted or taken away
+        assert!(touches_consent(Some((false, a)), Some((true, a))));
+        assert!(touches_consent(Some((true, a)), Some((false, a))));
+        // a custody guardian's e-mail, but not its spelling
+        assert!(touches_consent(Some((true, a)), Some((true, b))));
+        assert!(touches_consent(Some((true, None)), Some((true, a))));
+        assert!(touches_consent(Some((true, a)), Some((true, None))));
+        assert!(!touches_consent(
+            Some((true, a)),
+            Some((true, Some("A@example.dk")))
+        ));
+        assert!(!touches_consent(Some((true, a)), Some((true, a))));
+        // without custody, the e-mail gets no link
+        assert!(!touches_consent(Some((false, a)), Some((false, b))));
+    }
 }

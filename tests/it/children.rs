@@ -1403,6 +1403,51 @@ async fn records_of_the_other_end_of_a_handover_are_not_removed_from_one_end() {
         .await;
     assert_eq!(r.status(), StatusCode::CONFLICT);
     assert_eq!(app.count(&custody).await, 1);
+    // Nor the custody guardian's e-mail changed to the teacher's own (the parents' link, the
+    // draft and the consent button would go there), nor a custody guardian added with it.
+    let own_email = [
+        ("_csrf", token.as_str()),
+        ("name", "Bo Far"),
+        ("relation", "Far"),
+        ("email", "laerer@vejle.overgang.test"),
+        ("has_custody", "true"),
+    ];
+    let r = teacher.post_form(&edit, &own_email).await;
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+    let r = teacher
+        .post_form(&format!("{base}/guardians"), &own_email)
+        .await;
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+    let emails =
+        format!("SELECT count(*) FROM guardians WHERE child_id = '{child}' AND email IS NOT NULL");
+    assert_eq!(app.count(&emails).await, 0);
+    // What consent does not rest on, the receiving side may still change.
+    let r = teacher
+        .post_form(
+            &edit,
+            &[
+                ("_csrf", token.as_str()),
+                ("name", "Bo Far"),
+                ("relation", "Far"),
+                ("phone", "12345678"),
+                ("has_custody", "true"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let r = teacher
+        .post_form(
+            &format!("{base}/guardians"),
+            &[
+                ("_csrf", token.as_str()),
+                ("name", "Bedstemor"),
+                ("relation", "Bedstemor"),
+                ("email", "bedste@example.dk"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(app.count(&emails).await, 1);
 
     // The school's enrolment ends (the teacher's scope needed it above): what keeps the
     // pedagogue from deleting the child below is the handover alone.
