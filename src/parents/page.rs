@@ -651,7 +651,7 @@ async fn posted<F: GuardianForm>(
 /// is the status as it is now, for the handler's own checks.
 async fn hold(link: &mut Link) -> Result<bool, sqlx::Error> {
     let (m, t) = (link.municipality_id, link.transition.id);
-    let Some(status) = crate::transitions::queries::lock(&mut link.tx, m, t).await? else {
+    let Some((status, _)) = crate::transitions::queries::lock(&mut link.tx, m, t).await? else {
         return Ok(false);
     };
     link.transition.status = status;

@@ -99,6 +99,16 @@ pub async fn status_under_lock(
     municipality_id: uuid::Uuid,
     transition_id: uuid::Uuid,
 ) -> crate::web::AppResult<status::Status> {
+    Ok(under_lock(tx, municipality_id, transition_id).await?.0)
+}
+
+/// As `status_under_lock`, with the version the lock found, for a status move the system makes
+/// on the back of another change (not on what a user saw on a page).
+pub async fn under_lock(
+    tx: &mut crate::db::Tx,
+    municipality_id: uuid::Uuid,
+    transition_id: uuid::Uuid,
+) -> crate::web::AppResult<(status::Status, i32)> {
     queries::lock(tx, municipality_id, transition_id)
         .await?
         .ok_or(crate::web::AppError::NotFound)

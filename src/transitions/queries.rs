@@ -467,23 +467,23 @@ pub struct CohortChild {
 /// recorded the same decision six times, where pressing it again records nothing new, and 16
 /// correction requests at once passed a cap of 10 open ones.
 ///
-/// Returns the status as it is once the lock is held (`None`: no such transition). A change
-/// that depends on the status checks this one, not one read before the lock: a recall or a
-/// status change committed while it waited is seen here and nowhere earlier.
+/// Returns the status and the version as they are once the lock is held (`None`: no such
+/// transition). A change that depends on them checks these, not ones read before the lock: a
+/// recall or a status change committed while it waited is seen here and nowhere earlier.
 pub async fn lock(
     tx: &mut Tx,
     municipality_id: Uuid,
     transition_id: Uuid,
-) -> Result<Option<Status>, sqlx::Error> {
-    let status = sqlx::query_scalar!(
-        "SELECT status FROM transitions WHERE municipality_id = $1 AND id = $2
+) -> Result<Option<(Status, i32)>, sqlx::Error> {
+    let row = sqlx::query!(
+        "SELECT status, version FROM transitions WHERE municipality_id = $1 AND id = $2
          FOR NO KEY UPDATE",
         municipality_id,
         transition_id
     )
     .fetch_optional(&mut **tx)
     .await?;
-    Ok(status.as_deref().and_then(Status::parse))
+    Ok(row.and_then(|r| Some((Status::parse(&r.status)?, r.version))))
 }
 
 /// Whether the child has an open transition of the kind (a child gets one at a time; a cohort

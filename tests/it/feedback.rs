@@ -727,3 +727,46 @@ async fn an_answer_waiting_for_a_close_sees_it_closed() {
         0
     );
 }
+
+/// A first-round answer sent while the sending leader gives the handover a new responsible
+/// (the reassign holds the transition's row and bumps its version): the answer waits, then
+/// closes the loop on the version the reassign left, and is stored. Before, it expected the
+/// version read before the wait, and a valid answer was refused as a conflict.
+#[tokio::test]
+async fn an_answer_waiting_for_a_reassign_is_stored() {
+    let app = spawn_app().await;
+    let (t, r) = requested(&app).await;
+    let c = app.login(LAERER).await;
+    let path = format!("/feedback/{r}");
+    let token = c.csrf(&path).await;
+    let mut fields = vec![("_csrf".to_string(), token)];
+    fields.extend(valid(&themed(&app, t).await));
+    let (status, page) = app
+        .during(
+            &format!("SELECT 1 FROM transitions WHERE id = '{t}' FOR UPDATE"),
+            &format!(
+                "UPDATE transitions SET responsible_user_id = NULL, version = version + 1
+                 WHERE id = '{t}'"
+            ),
+            async {
+                let r = c.post_form(&path, &refs(&fields)).await;
+                (r.status(), r.text().await.unwrap())
+            },
+        )
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "{page}");
+    assert_eq!(
+        app.count(&format!(
+            "SELECT count(*) FROM feedback_requests WHERE id = '{r}' AND answered_at IS NOT NULL"
+        ))
+        .await,
+        1
+    );
+    assert_eq!(
+        app.count(&format!(
+            "SELECT count(*) FROM transitions WHERE id = '{t}' AND status = 'feedback_given'"
+        ))
+        .await,
+        1
+    );
+}
