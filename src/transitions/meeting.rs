@@ -438,7 +438,7 @@ pub async fn save(
             )
         })?;
     let mut errors = FieldErrors::default();
-    let held_on = parse_date(&f.held_on);
+    let held_on = date_in_range(&f.held_on);
     if held_on.is_none() {
         errors.add("held_on", "Skriv mødets dato, fx 2027-06-15.");
     }
@@ -546,6 +546,12 @@ fn optional_line(
     }
 }
 
+/// A meeting's or a follow-up's date, in the years a transition's planned date may have (a
+/// four-digit year such as 0000 parses, and was stored as 1 BC).
+fn date_in_range(raw: &str) -> Option<time::Date> {
+    parse_date(raw).filter(|d| super::PLANNED_YEARS.contains(&d.year()))
+}
+
 pub async fn add_agreement(
     mut ctx: Ctx,
     Path(id): Path<Uuid>,
@@ -578,7 +584,7 @@ pub async fn add_agreement(
     let follow_up_on = match f.follow_up_on.trim() {
         "" => None,
         raw => {
-            let d = parse_date(raw);
+            let d = date_in_range(raw);
             if d.is_none() {
                 errors.add("follow_up_on", "Skriv opfølgningsdatoen, fx 2027-10-01.");
             }
@@ -590,10 +596,18 @@ pub async fn add_agreement(
         let page = page(&mut ctx, &t, form, FieldErrors::default(), f, errors).await?;
         return web::render_invalid(&page);
     }
-    let agreement = sqlx::query_scalar!(
+    let added = Flash::success("Aftalen er tilføjet.");
+    // Under the transition's lock (`editable`): the same agreement twice (a double click, or
+    // the form sent again) is stored once, also when both come at once.
+    let Some(agreement) = sqlx::query_scalar!(
         "INSERT INTO meeting_agreements (municipality_id, transition_id, description, responsible,
                                          follow_up_on, created_by)
-         VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+         SELECT $1, $2, $3, $4, $5, $6
+         WHERE NOT EXISTS (SELECT 1 FROM meeting_agreements
+                           WHERE municipality_id = $1 AND transition_id = $2 AND description = $3
+                             AND responsible IS NOT DISTINCT FROM $4
+                             AND follow_up_on IS NOT DISTINCT FROM $5 AND done_at IS NULL)
+         RETURNING id",
         m,
         id,
         description,
@@ -601,8 +615,11 @@ pub async fn add_agreement(
         follow_up_on,
         ctx.user.id
     )
-    .fetch_one(&mut *ctx.tx)
-    .await?;
+    .fetch_optional(&mut *ctx.tx)
+    .await?
+    else {
+        return Ok(web::redirect_with_flash(&meeting_path(id), added));
+    };
     ctx.audit(
         Entry::new("add_agreement", "transition", Some(id))
             .child(t.child_id)
@@ -610,10 +627,7 @@ pub async fn add_agreement(
     )
     .await?;
     ctx.commit().await?;
-    Ok(web::redirect_with_flash(
-        &meeting_path(id),
-        Flash::success("Aftalen er tilføjet."),
-    ))
+    Ok(web::redirect_with_flash(&meeting_path(id), added))
 }
 
 pub async fn complete_agreement(

@@ -413,6 +413,13 @@ async fn a_handover_goes_from_creation_to_acknowledgement_and_meeting() {
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let body = r.text().await.unwrap();
     assert!(body.contains("Skriv mødets dato") && body.contains("Udfyld deltagerne"));
+    // a year that parses but no meeting has (it was stored as 1 BC)
+    for year_zero in ["0000-01-01", "9999-12-31"] {
+        let mut wrong = fields("1", "x");
+        wrong[1].1 = year_zero;
+        let r = sender.post_with_token(&meeting, &meeting, &wrong).await;
+        assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY, "{year_zero}");
+    }
     let r = sender
         .post_with_token(
             &meeting,
@@ -446,23 +453,34 @@ async fn a_handover_goes_from_creation_to_acknowledgement_and_meeting() {
     );
 
     let agreements = format!("{meeting}/agreements");
-    let r = receiver
-        .post_with_token(
-            &meeting,
-            &agreements,
-            &[
-                ("description", "Lærer og forældre mødes efter tre uger."),
-                ("responsible", "Peter Nielsen"),
-                ("follow_up_on", "2027-09-01"),
-            ],
-        )
-        .await;
-    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let agreement = [
+        ("description", "Lærer og forældre mødes efter tre uger."),
+        ("responsible", "Peter Nielsen"),
+        ("follow_up_on", "2027-09-01"),
+    ];
+    // the same agreement sent twice (the form sent again) is stored once
+    for _ in 0..2 {
+        let r = receiver
+            .post_with_token(&meeting, &agreements, &agreement)
+            .await;
+        assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    }
     let r = receiver
         .post_with_token(
             &meeting,
             &agreements,
             &[("description", ""), ("follow_up_on", "snart")],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let r = receiver
+        .post_with_token(
+            &meeting,
+            &agreements,
+            &[
+                ("description", "Opfølgning"),
+                ("follow_up_on", "0000-01-01"),
+            ],
         )
         .await;
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
