@@ -89,7 +89,7 @@ pub async fn login_submit(
     if email.is_empty()
         || form.password.is_empty()
         || email.len() > 254
-        || form.password.len() > password::MAX_LENGTH
+        || password::too_long(&form.password)
     {
         return refuse(
             StatusCode::UNPROCESSABLE_ENTITY,

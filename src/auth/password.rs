@@ -15,6 +15,12 @@ use crate::web::AppError;
 pub const MIN_LENGTH: usize = 12;
 pub const MAX_LENGTH: usize = 256;
 
+/// Whether `password` is longer than a password may be, counted as `weakness` counts when it
+/// is set: in characters (a password of 130 `æ` is 260 bytes, and could be set but not typed in).
+pub fn too_long(password: &str) -> bool {
+    password.len() > MAX_LENGTH && password.chars().count() > MAX_LENGTH
+}
+
 /// The page's message when a password cannot be checked now (HTTP 429).
 pub const BUSY: &str =
     "Der er travlt med at kontrollere adgangskoder lige nu. Vent et øjeblik, og prøv igen.";

@@ -103,7 +103,7 @@ pub async fn change_password(
         if !throttle::attempt(&state.db, &keys).await? {
             return locked(&ctx, errors);
         }
-        let ok = f.current_password.len() <= password::MAX_LENGTH
+        let ok = !password::too_long(&f.current_password)
             && match password::verify(
                 &state.passwords,
                 account.password_hash,
