@@ -45,6 +45,10 @@ fn db_err(err: sqlx::Error) -> AppError {
                 "En anden ændring af skabelonerne kom først. Genindlæs siden og prøv igen.".into(),
             )
         }
+        _ if constraint_name(&err) == Some("form_templates_version_check") => AppError::Conflict(
+            "Der kan højst være 100.000 versioner af en skabelon. Slet kladder, I ikke bruger."
+                .into(),
+        ),
         _ => AppError::Database(err),
     }
 }

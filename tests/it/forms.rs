@@ -130,6 +130,27 @@ async fn the_admin_makes_a_new_version_edits_it_and_publishes_it() {
     assert_eq!(status, StatusCode::OK);
     assert!(html.contains("Kultur, æstetik og fællesskab") && html.contains("Følsom"));
 
+    // The highest version a kind may have: one more is refused with a reason, not a 500.
+    let mut conn = app.owner_conn().await;
+    let highest: Uuid = sqlx::query_scalar(
+        "INSERT INTO form_templates (municipality_id, transition_kind, version, title)
+         SELECT municipality_id, transition_kind, 100000, 'Sidste' FROM form_templates WHERE id = $1
+         RETURNING id",
+    )
+    .bind(old.id)
+    .fetch_one(&mut conn)
+    .await
+    .unwrap();
+    let r = admin
+        .post_with_token("/", &format!("/templates/{}/new-version", old.id), &[])
+        .await;
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+    assert!(r.text().await.unwrap().contains("100.000 versioner"));
+    sqlx::query("DELETE FROM form_templates WHERE id = $1")
+        .bind(highest)
+        .execute(&mut conn)
+        .await
+        .unwrap();
     let r = admin
         .post_with_token("/", &format!("/templates/{}/new-version", old.id), &[])
         .await;
