@@ -131,16 +131,23 @@ pub async fn insert(
     )
     .fetch_one(&mut **tx)
     .await?;
+    // The responsible, while active and still working at the sending institution; else its
+    // leaders (a request must reach somebody who can answer it).
     let recipients = sqlx::query_scalar!(
-        r#"SELECT DISTINCT u.email AS "email!" FROM transitions t
-           JOIN users u ON u.municipality_id = t.municipality_id AND u.is_active
-           WHERE t.municipality_id = $1 AND t.id = $2
-             AND (u.id = t.responsible_user_id
-                  OR (t.responsible_user_id IS NULL AND EXISTS (
-                        SELECT 1 FROM role_assignments ra
-                        WHERE ra.municipality_id = u.municipality_id AND ra.user_id = u.id
-                          AND ra.institution_id = t.sending_institution_id
-                          AND ra.role = 'institution_leader')))
+        r#"WITH t AS (SELECT sending_institution_id, responsible_user_id FROM transitions
+                      WHERE municipality_id = $1 AND id = $2),
+                answering AS (
+                    SELECT u.id, u.email, ra.role FROM t
+                    JOIN role_assignments ra ON ra.municipality_id = $1
+                     AND ra.institution_id = t.sending_institution_id
+                     AND ra.role IN ('staff', 'institution_leader')
+                    JOIN users u ON u.municipality_id = $1 AND u.id = ra.user_id AND u.is_active),
+                responsible AS (
+                    SELECT a.email FROM answering a, t WHERE a.id = t.responsible_user_id)
+           SELECT email AS "email!" FROM responsible
+           UNION
+           SELECT email FROM answering
+           WHERE role = 'institution_leader' AND NOT EXISTS (SELECT 1 FROM responsible)
            ORDER BY 1"#,
         m,
         t.id

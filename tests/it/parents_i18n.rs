@@ -436,6 +436,76 @@ async fn a_parent_asks_for_a_correction_staff_answer_and_the_parent_reads_the_an
     );
 }
 
+/// A request must reach somebody who can answer it: a responsible who was deactivated, or who
+/// no longer works at the sending institution, is passed over for its leaders. Before, the
+/// deactivated one got nothing and nobody was told; the one who had left got the mail.
+#[tokio::test]
+async fn a_request_reaches_the_leaders_when_the_responsible_cannot_answer() {
+    let app = spawn_app().await;
+    let fx = fixture(&app, "Børnehaven Solsikken", "Bakkeskolen", "Ida").await;
+    let parent_c = app.client();
+    let (_, html) = parent_c.get_text(&parent(&fx.token)).await;
+    let (section, _) = first_section(&html);
+    let mailed = |to: &str| {
+        format!(
+            "SELECT count(*) FROM outbox WHERE to_address = '{to}' AND subject LIKE '%rettelse%'"
+        )
+    };
+    let mut conn = app.owner_conn().await;
+    for (responsible, change) in [
+        // works at the receiving school, not at the sender
+        (LAERER, ""),
+        (
+            PAEDAGOG,
+            "UPDATE users SET is_active = false WHERE email = 'paedagog@vejle.overgang.test'",
+        ),
+    ] {
+        sqlx::raw_sql(&format!(
+            "UPDATE transitions SET responsible_user_id = (SELECT id FROM users WHERE email = '{responsible}')
+             WHERE id = '{}'; {change}",
+            fx.transition
+        ))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+        let leader_before = app.count(&mailed(LEDER)).await;
+        let r = ask_correction(
+            &parent_c,
+            &fx.token,
+            &fx.token,
+            fx.guardian,
+            &section,
+            &format!("Ret venligst ({responsible})."),
+        )
+        .await;
+        assert_eq!(r.status(), StatusCode::SEE_OTHER, "{responsible}");
+        assert_eq!(
+            app.count(&mailed(LEDER)).await,
+            leader_before + 1,
+            "{responsible}"
+        );
+        assert_eq!(app.count(&mailed(responsible)).await, 0, "{responsible}");
+    }
+    // An active responsible at the sender gets it, and the leaders do not.
+    sqlx::raw_sql("UPDATE users SET is_active = true WHERE email = 'paedagog@vejle.overgang.test'")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let leader_before = app.count(&mailed(LEDER)).await;
+    let r = ask_correction(
+        &parent_c,
+        &fx.token,
+        &fx.token,
+        fx.guardian,
+        &section,
+        "Og dette.",
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(app.count(&mailed(PAEDAGOG)).await, 1);
+    assert_eq!(app.count(&mailed(LEDER)).await, leader_before);
+}
+
 #[tokio::test]
 async fn requests_stay_with_their_guardian_their_transition_and_the_sender() {
     let app = spawn_app().await;
