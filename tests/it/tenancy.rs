@@ -186,6 +186,34 @@ async fn a_municipality_cannot_rename_itself() {
     );
 }
 
+/// Sessions are the app's own to create and end; what a session holds beyond its id and user
+/// (its CSRF token, client address, expiry) only the session check reads and changes.
+#[tokio::test]
+async fn the_application_cannot_read_or_change_a_session() {
+    let app = spawn_app().await;
+    let vejle = app.municipality_id("0630").await;
+    app.login("paedagog@vejle.overgang.test").await;
+    refused(
+        &app,
+        vejle,
+        &[
+            "SELECT csrf_token FROM sessions",
+            "SELECT client_addr FROM sessions",
+            "UPDATE sessions SET expires_at = now() + interval '1 year'",
+            "UPDATE sessions SET user_id = user_id",
+        ],
+    )
+    .await;
+    let mut tx = db::begin(&app.db, Scope::Municipality(vejle))
+        .await
+        .unwrap();
+    let ids: i64 = sqlx::query_scalar("SELECT count(id) FROM sessions")
+        .fetch_one(&mut *tx)
+        .await
+        .unwrap();
+    assert_eq!(ids, 1, "ids it may read, to end sessions");
+}
+
 #[tokio::test]
 async fn another_municipalitys_ids_answer_404() {
     let app = spawn_app().await;
