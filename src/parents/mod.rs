@@ -262,6 +262,23 @@ pub fn current_of(
         .map(|(_, _, d)| d.as_str())
 }
 
+/// Whether the receiver may read the section now (`consent_released`).
+async fn released(
+    tx: &mut Tx,
+    municipality_id: Uuid,
+    transition_id: Uuid,
+    section_id: Uuid,
+) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar!(
+        r#"SELECT consent_released($1, $2, $3) AS "released!""#,
+        municipality_id,
+        transition_id,
+        section_id
+    )
+    .fetch_one(&mut **tx)
+    .await
+}
+
 pub struct NewDecision<'a> {
     pub guardian_id: Uuid,
     pub section_id: Uuid,
@@ -271,7 +288,7 @@ pub struct NewDecision<'a> {
     pub note: Option<&'a str>,
 }
 
-/// Appends a decision to the ledger, audits it and, when a withdrawal takes a section away from
+/// Appends a decision to the ledger, audits it and, when the decision takes a section away from
 /// a receiver who could read it, tells the receiving institution's staff. The caller has checked
 /// that guardian and section belong to the transition.
 pub async fn record_decision(
@@ -282,14 +299,7 @@ pub async fn record_decision(
     municipality_id: Uuid,
     d: NewDecision<'_>,
 ) -> Result<(), sqlx::Error> {
-    let released_before = sqlx::query_scalar!(
-        r#"SELECT consent_released($1, $2, $3) AS "released!""#,
-        municipality_id,
-        t.id,
-        d.section_id
-    )
-    .fetch_one(&mut **tx)
-    .await?;
+    let released_before = released(tx, municipality_id, t.id, d.section_id).await?;
     let id = sqlx::query_scalar!(
         "INSERT INTO consent_records (municipality_id, transition_id, guardian_id, section_id, decision,
                                       method, note, recorded_by)
@@ -319,7 +329,12 @@ pub async fn record_decision(
             })),
     )
     .await?;
-    if d.decision == Decision::Withdrawn && released_before && is_sent(t.status) {
+    // Any decision that takes the section away from a receiver who could read it: a withdrawal,
+    // or a refusal after consent was given (by the link, or recorded by staff).
+    if released_before
+        && is_sent(t.status)
+        && !released(tx, municipality_id, t.id, d.section_id).await?
+    {
         notify_receiver_of_withdrawal(tx, config, t, municipality_id, d.section_id).await?;
     }
     Ok(())
@@ -347,16 +362,11 @@ async fn notify_receiver_of_withdrawal(
     )
     .fetch_one(&mut **tx)
     .await?;
-    let recipients = sqlx::query_scalar!(
-        "SELECT DISTINCT u.email
-         FROM users u
-         JOIN role_assignments r ON r.municipality_id = u.municipality_id AND r.user_id = u.id
-         WHERE u.municipality_id = $1 AND r.institution_id = $2 AND u.is_active
-         ORDER BY u.email",
+    let recipients = crate::transitions::receiving::receiving_staff(
+        tx,
         municipality_id,
-        t.receiving_institution_id
+        t.receiving_institution_id,
     )
-    .fetch_all(&mut **tx)
     .await?;
     // The mail names no child: the link leads to the transition behind a login.
     let link = mail::link(config, &format!("/transitions/{}", t.id));

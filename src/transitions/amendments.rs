@@ -142,16 +142,8 @@ pub async fn add(
     };
     // The receiving institution's staff hear of it through the outbox; the mail names no child
     // (it is only a pointer to log in and read).
-    let receivers = sqlx::query_scalar!(
-        "SELECT DISTINCT u.email FROM users u
-         JOIN role_assignments r ON r.municipality_id = u.municipality_id AND r.user_id = u.id
-         WHERE u.municipality_id = $1 AND r.institution_id = $2 AND u.is_active
-           AND r.role IN ('staff', 'institution_leader')",
-        m,
-        t.receiving_institution_id
-    )
-    .fetch_all(&mut *ctx.tx)
-    .await?;
+    let receivers =
+        super::receiving::receiving_staff(&mut ctx.tx, m, t.receiving_institution_id).await?;
     let text = format!(
         "{} har tilføjet noget til en overlevering, I har modtaget.\n\nLog ind i Overgang og åbn indbakken for at læse tilføjelsen.\n",
         t.sending_name

@@ -191,6 +191,57 @@ async fn inbox_data(
     .await
 }
 
+/// The addresses to tell of a change to a handover the institution has received: its active
+/// staff and leaders (not specialists or others who only read what they are shown).
+pub async fn receiving_staff(
+    tx: &mut Tx,
+    municipality_id: Uuid,
+    institution_id: Uuid,
+) -> Result<Vec<String>, sqlx::Error> {
+    sqlx::query_scalar!(
+        "SELECT DISTINCT u.email FROM users u
+         JOIN role_assignments r ON r.municipality_id = u.municipality_id AND r.user_id = u.id
+         WHERE u.municipality_id = $1 AND r.institution_id = $2 AND u.is_active
+           AND r.role IN ('staff', 'institution_leader')
+         ORDER BY u.email",
+        municipality_id,
+        institution_id
+    )
+    .fetch_all(&mut **tx)
+    .await
+}
+
+pub const CANCELLED_SUBJECT: &str = "En modtaget overlevering er annulleret";
+
+#[derive(Template)]
+#[template(path = "mail/handover_cancelled.txt")]
+struct CancelledMail<'a> {
+    sending: &'a str,
+    link: &'a str,
+}
+
+/// Tells the receiving institution's staff that a handover it had received was cancelled: it
+/// disappears from their inbox, and they may have noted things from it elsewhere. The mail
+/// names no child and carries no reason (the sender's note may name the child).
+pub async fn tell_of_cancellation(
+    tx: &mut Tx,
+    config: &crate::config::Config,
+    municipality_id: Uuid,
+    receiving_institution_id: Uuid,
+    sending_name: &str,
+) -> AppResult<()> {
+    let link = crate::mail::link(config, INBOX);
+    let body = CancelledMail {
+        sending: sending_name,
+        link: &link,
+    }
+    .render()?;
+    for to in receiving_staff(tx, municipality_id, receiving_institution_id).await? {
+        crate::mail::enqueue(tx, Some(municipality_id), &to, CANCELLED_SUBJECT, &body).await?;
+    }
+    Ok(())
+}
+
 /// Of `transitions`, those still delivered, noted as previewed (their key points are about to
 /// be shown without the handover being opened: the class overview). Like `record_read`, the
 /// share lock orders this against a concurrent recall, which then sees the preview; a handover

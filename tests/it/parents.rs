@@ -1311,3 +1311,50 @@ async fn a_withdrawal_recorded_as_the_handover_is_sent_tells_the_receiver() {
         1
     );
 }
+
+/// A refusal recorded after consent was given takes the section away from the receiver as a
+/// withdrawal does, and the receiver is told the same way; a decision that leaves the section
+/// as it was tells nobody. Before, only a decision called "withdrawn" was told.
+#[tokio::test]
+async fn a_refusal_after_consent_tells_the_receiver_as_a_withdrawal_does() {
+    let (app, fx, staff) = with_the_parents().await;
+    let (section, _, _) = sensitive(&app, fx.transition).await[0].clone();
+    let (section, t) = (section.to_string(), fx.transition);
+    let page = format!("/transitions/{t}/parents");
+    let consent = format!("{page}/consent");
+    let decide = |guardian: Uuid, decision: &'static str| {
+        let (staff, page, consent, section) = (&staff, &page, &consent, &section);
+        async move {
+            staff
+                .post_with_token(
+                    page,
+                    consent,
+                    &[
+                        ("guardian", &guardian.to_string()),
+                        ("section", section),
+                        ("decision", decision),
+                        ("note", "Telefonsamtale"),
+                    ],
+                )
+                .await
+                .status()
+        }
+    };
+    for guardian in [fx.anna, fx.bo] {
+        assert_eq!(decide(guardian, "given").await, StatusCode::SEE_OTHER);
+    }
+    app.count(&format!(
+        "WITH s AS (UPDATE transitions SET status = 'sent', version = version + 1
+                    WHERE id = '{t}' RETURNING 1) SELECT count(*) FROM s"
+    ))
+    .await;
+    let told = format!(
+        "SELECT count(*) FROM outbox WHERE to_address = '{LAERER}' AND subject = '{}'",
+        overgang::parents::WITHDRAWN_SUBJECT
+    );
+    assert_eq!(app.count(&told).await, 0);
+    assert_eq!(decide(fx.bo, "refused").await, StatusCode::SEE_OTHER);
+    assert_eq!(app.count(&told).await, 1, "the section went away");
+    assert_eq!(decide(fx.anna, "refused").await, StatusCode::SEE_OTHER);
+    assert_eq!(app.count(&told).await, 1, "it was gone already");
+}
