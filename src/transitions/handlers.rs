@@ -781,6 +781,16 @@ pub async fn change_status(
         to,
     )
     .await?;
+    if to == Status::Cancelled && super::receiving::is_delivered(&t.status) {
+        super::receiving::tell_of_cancellation(
+            &mut ctx.tx,
+            &state.config,
+            access.municipality_id,
+            t.receiving_institution_id,
+            &t.sending_name,
+        )
+        .await?;
+    }
     ctx.commit().await?;
     crate::mail::wake();
     Ok(web::redirect_with_flash(

@@ -390,12 +390,19 @@ async fn status_moves_are_checked_versioned_and_recorded() {
     assert!(r.text().await.unwrap().contains("ændret af en anden"));
     assert_eq!(row(&app, id).await.0, "with_parents");
 
+    let told = format!(
+        "SELECT count(*) FROM outbox WHERE to_address = '{LAERER}' AND subject = '{}'
+           AND body NOT LIKE '%Lone%'",
+        overgang::transitions::receiving::CANCELLED_SUBJECT
+    );
     for (to, version) in [("ready", 2), ("sent", 3), ("cancelled", 4)] {
         assert_eq!(
             move_to(&c, id, to, version).await.status(),
             StatusCode::SEE_OTHER,
             "{to}"
         );
+        // the receiver is told of a cancellation once it had the handover, without the child
+        assert_eq!(app.count(&told).await, i64::from(to == "cancelled"), "{to}");
     }
     // Cancelled is final.
     let r = move_to(&c, id, "draft", 5).await;
