@@ -257,16 +257,32 @@ pub async fn update(
         consent_may_change(&mut ctx, &access, id).await?;
     }
     queries::update_guardian(&mut ctx.tx, m, id, gid, &new).await?;
+    // A link mailed to the old address (a typo corrected, say) stops working, and so do the
+    // links of a guardian whose custody ended.
+    let email_changed = !old
+        .email
+        .as_deref()
+        .unwrap_or_default()
+        .eq_ignore_ascii_case(new.email.unwrap_or_default());
+    let revoked = if email_changed || (old.has_custody && !new.has_custody) {
+        crate::parents::revoke_guardian_links(&mut ctx.tx, m, gid, ctx.user.id).await?
+    } else {
+        0
+    };
     ctx.audit(
         Entry::new("update", "guardian", Some(gid))
             .child(id)
-            .details(json!({ "fields": fields })),
+            .details(json!({ "fields": fields, "links_revoked": revoked })),
     )
     .await?;
     ctx.commit().await?;
     Ok(web::redirect_with_flash(
         &child_path(id),
-        Flash::success("Oplysningerne om forælderen er gemt."),
+        Flash::success(if revoked > 0 {
+            "Oplysningerne om forælderen er gemt. Forælderens link er trukket tilbage, fordi e-mailadressen eller forældremyndigheden er ændret: send et nyt fra overgangens side om forældrene."
+        } else {
+            "Oplysningerne om forælderen er gemt."
+        }),
     ))
 }
 

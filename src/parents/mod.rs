@@ -456,6 +456,28 @@ pub async fn revoke_links(
     Ok(done.rows_affected())
 }
 
+/// Revokes every live link of the guardian, to any transition: when the address the links went
+/// to is corrected, or the guardian's custody ends, whoever holds the old mailbox must not keep
+/// the draft and the consent button. Returns how many links were revoked.
+pub async fn revoke_guardian_links(
+    tx: &mut Tx,
+    municipality_id: Uuid,
+    guardian_id: Uuid,
+    by: Uuid,
+) -> Result<u64, sqlx::Error> {
+    let done = sqlx::query!(
+        "UPDATE parent_links SET revoked_at = now(), revoked_by = $3
+         WHERE municipality_id = $1 AND guardian_id = $2
+           AND revoked_at IS NULL AND expires_at > now()",
+        municipality_id,
+        guardian_id,
+        by
+    )
+    .execute(&mut **tx)
+    .await?;
+    Ok(done.rows_affected())
+}
+
 #[derive(Template)]
 #[template(path = "mail/parent_link.txt")]
 pub struct LinkMail<'a> {

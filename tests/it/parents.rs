@@ -1358,3 +1358,51 @@ async fn a_refusal_after_consent_tells_the_receiver_as_a_withdrawal_does() {
     assert_eq!(decide(fx.anna, "refused").await, StatusCode::SEE_OTHER);
     assert_eq!(app.count(&told).await, 1, "it was gone already");
 }
+
+/// A custody guardian's e-mail corrected (a typo, say) after the link went out: the link mailed
+/// to the old address stops working, and the page says so. Before, whoever had the old mailbox
+/// kept the draft and the consent button until the link expired.
+#[tokio::test]
+async fn correcting_a_guardians_email_revokes_the_link_sent_to_the_old_one() {
+    let (app, fx, staff) = with_the_parents().await;
+    let token = mailed_token(&app, "anna@example.dk").await;
+    let anon = app.client();
+    let (status, html) = anon.get_text(&parent(&token)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("Ida"));
+    let child: Uuid = {
+        let mut conn = app.owner_conn().await;
+        sqlx::query_scalar("SELECT child_id FROM transitions WHERE id = $1")
+            .bind(fx.transition)
+            .fetch_one(&mut conn)
+            .await
+            .unwrap()
+    };
+    let edit = format!("/children/{child}/guardians/{}/edit", fx.anna);
+    let r = staff
+        .post_with_token(
+            &edit,
+            &edit,
+            &[
+                ("name", "Anna Mor"),
+                ("relation", "Mor"),
+                ("email", "anna.mor@example.dk"),
+                ("has_custody", "true"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let (_, html) = anon.get_text(&parent(&token)).await;
+    assert!(html.contains(INVALID) && !html.contains("Ida"), "{html}");
+    assert_eq!(
+        app.count(&format!(
+            "SELECT count(*) FROM parent_links WHERE guardian_id = '{}' AND revoked_at IS NULL",
+            fx.anna
+        ))
+        .await,
+        0
+    );
+    // staff are told to send a new one
+    let (_, html) = staff.get_text(&format!("/children/{child}")).await;
+    assert!(html.contains("link er trukket tilbage"), "{html}");
+}
