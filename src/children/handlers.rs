@@ -181,7 +181,8 @@ pub async fn list(mut ctx: Ctx, RawQuery(raw): RawQuery) -> AppResult<Response> 
     };
 
     ctx.audit(Entry::new("list", "child", None).details(json!({
-        "q": (!q.is_empty()).then_some(&q),
+        // whether a name was searched, not the name: the log outlives the child's anonymisation
+        "name_search": !q.is_empty(),
         "institution_id": institution,
         "page": page,
         "shown": rows.len(),
