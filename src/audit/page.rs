@@ -128,7 +128,7 @@ fn parse(raw: RawFilter) -> (Filter, Cursor, FieldErrors) {
         }
         match parse_date(value).filter(|d| d.year() >= 2000 && d.year() <= 9998) {
             Some(d) => *slot = Some(d),
-            None => errors.add(field, "Skriv datoen som DD-MM-ÅÅÅÅ."),
+            None => errors.add(field, "Skriv en gyldig dato."),
         }
     }
     if let (Some(from), Some(to)) = (f.from, f.to) {

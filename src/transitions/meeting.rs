@@ -440,7 +440,10 @@ pub async fn save(
     let mut errors = FieldErrors::default();
     let held_on = date_in_range(&f.held_on);
     if held_on.is_none() {
-        errors.add("held_on", "Skriv mødets dato, fx 2027-06-15.");
+        errors.add(
+            "held_on",
+            "Skriv mødets dato (en dato mellem 1990 og 2200).",
+        );
     }
     let held_time = match f.held_time.trim() {
         "" => None,
@@ -586,7 +589,10 @@ pub async fn add_agreement(
         raw => {
             let d = date_in_range(raw);
             if d.is_none() {
-                errors.add("follow_up_on", "Skriv opfølgningsdatoen, fx 2027-10-01.");
+                errors.add(
+                    "follow_up_on",
+                    "Skriv opfølgningsdatoen (en dato mellem 1990 og 2200).",
+                );
             }
             d
         }
