@@ -44,6 +44,121 @@
     }
   });
 
+  // <body data-idle-secs="N">: a signed-in page. The session ends after N seconds without a
+  // request (WCAG 2.2.1): WARN_MS before that, an alert dialog says so and offers to stay
+  // signed in (a request to /session/keepalive counts as activity, as does an autosave). Once
+  // the time has passed it says the user is logged out, so unsaved text can be copied first.
+  var WARN_MS = 5 * 60 * 1000;
+  var CHECK_MS = 10 * 1000;
+  var sessionActive = function () {};
+  (function () {
+    var secs = Number(document.body.getAttribute('data-idle-secs'));
+    if (!secs) {
+      return;
+    }
+    var deadline = Date.now() + secs * 1000;
+    var box = null;
+    var returnFocus = null;
+
+    function two(n) {
+      return (n < 10 ? '0' : '') + n;
+    }
+
+    function build() {
+      box = document.createElement('div');
+      box.className = 'alert alert-warning session-warning';
+      box.setAttribute('role', 'alertdialog');
+      box.setAttribute('aria-labelledby', 'session-warning-heading');
+      box.setAttribute('aria-describedby', 'session-warning-text');
+      box.innerHTML = '<div class="alert-body">' +
+        '<h2 class="alert-heading" id="session-warning-heading"></h2>' +
+        '<p class="alert-text" id="session-warning-text"></p>' +
+        '<p class="session-warning-action"></p></div>';
+      document.body.appendChild(box);
+    }
+
+    function show(heading, text, action) {
+      if (!box) {
+        build();
+      }
+      if (!box.hidden && box.getAttribute('data-state') === action.state) {
+        return;
+      }
+      box.setAttribute('data-state', action.state);
+      box.querySelector('h2').textContent = heading;
+      box.querySelector('#session-warning-text').textContent = text;
+      var place = box.querySelector('.session-warning-action');
+      place.textContent = '';
+      place.appendChild(action.element);
+      if (box.hidden || !returnFocus) {
+        returnFocus = document.activeElement;
+      }
+      box.hidden = false;
+      action.element.focus();
+    }
+
+    function hide() {
+      if (box && !box.hidden) {
+        box.hidden = true;
+        if (returnFocus && typeof returnFocus.focus === 'function') {
+          returnFocus.focus();
+        }
+        returnFocus = null;
+      }
+    }
+
+    function loggedOut() {
+      var link = document.createElement('a');
+      link.href = '/login?next=' + encodeURIComponent(location.pathname + location.search);
+      link.className = 'button button-primary';
+      link.textContent = 'Log ind igen';
+      show('Du er logget ud',
+        'Du har ikke brugt Overgang i et stykke tid, så du er logget ud af hensyn til sikkerheden. ' +
+        'Kopiér det, du har skrevet og ikke gemt, før du logger ind igen.',
+        { state: 'out', element: link });
+    }
+
+    function stay() {
+      fetch('/session/keepalive', { credentials: 'same-origin', redirect: 'manual' })
+        .then(function (response) {
+          if (response.status === 204) {
+            sessionActive();
+          } else {
+            loggedOut();
+          }
+        }, function () {
+          // no connection: the warning stays, and the button can be pressed again
+        });
+    }
+
+    function check() {
+      var left = deadline - Date.now();
+      if (left <= 0) {
+        loggedOut();
+      } else if (left <= WARN_MS) {
+        var end = new Date(deadline);
+        var button = document.createElement('button');
+        button.type = 'button';
+        button.className = 'button button-primary';
+        button.textContent = 'Forbliv logget ind';
+        button.addEventListener('click', stay);
+        show('Du bliver snart logget ud',
+          'Af hensyn til sikkerheden bliver du logget ud kl. ' + two(end.getHours()) + ':' +
+          two(end.getMinutes()) + ', hvis du ikke bruger Overgang inden da. ' +
+          'Det, du har skrevet og ikke gemt, går så tabt.',
+          { state: 'warn', element: button });
+      }
+    }
+
+    sessionActive = function () {
+      deadline = Date.now() + secs * 1000;
+      if (box && box.getAttribute('data-state') === 'warn') {
+        hide();
+      }
+    };
+    window.setInterval(check, CHECK_MS);
+  })();
+
   // <form data-wording="[{phrase, suggestion}, …]">: the strengths-based wording hints of
   // src/wording, live while typing. Each <textarea data-wording-target="ID"> gets its hints in
   // the element ID (which the server fills after a save and the textarea is described by); new
@@ -220,7 +335,13 @@
         },
         body: body.toString()
       }).then(function (response) {
-        if (response.status === 204) {
+        if (response.redirected && new URL(response.url).pathname === '/login') {
+          // The session ended: the login page answered instead. Pressing «Gem kladde» now
+          // would not save either, so say what to do instead.
+          stopped = true;
+          say('Ikke gemt: du er logget ud. Kopiér dine svar, før du logger ind igen.');
+        } else if (response.status === 204) {
+          sessionActive();
           var version = response.headers.get('X-Version');
           var field = form.querySelector('input[name="version"]');
           if (version && field) {

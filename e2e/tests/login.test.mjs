@@ -109,3 +109,47 @@ describe('every demo user can log in and out', () => {
     });
   }
 });
+
+describe('the session ends only after a warning', () => {
+  // The session ends after 4 hours without a request (WCAG 2.2.1): 5 minutes before, a dialog
+  // says when and offers to stay signed in; once the time has passed it says so.
+  test('warned 5 minutes before the idle limit, staying signed in, then logged out', TIMEOUT, async () => {
+    await withPage(browser, 'session-warning', {}, async (page) => {
+      await page.clock.install();
+      await login(page, 'paedagog@vejle.overgang.test', DEMO_PASSWORD);
+      await page.goto('/transitions');
+      const secs = Number(await page.locator('body').getAttribute('data-idle-secs'));
+      assert.ok(secs > 3 * 3600, `the page says when the session ends (${secs} s)`);
+      const dialog = page.getByRole('alertdialog');
+      await page.clock.fastForward((secs - 6 * 60) * 1000);
+      assert.equal(await dialog.count(), 0, 'no warning six minutes before');
+      await page.clock.fastForward(2 * 60 * 1000);
+      await dialog.waitFor();
+      assert.match(await dialog.textContent(), /Du bliver snart logget ud.*kl\. \d\d:\d\d/s);
+      const stay = dialog.getByRole('button', { name: 'Forbliv logget ind' });
+      assert.ok(await stay.evaluate((b) => b === document.activeElement), 'the button has focus');
+      await shot(page, 'session-warning');
+      await checkA11y(page, 'session-warning');
+      const [keepalive] = await Promise.all([
+        page.waitForResponse((r) => r.url().endsWith('/session/keepalive')),
+        stay.press('Enter'),
+      ]);
+      assert.equal(keepalive.status(), 204);
+      await dialog.waitFor({ state: 'hidden' });
+      // The clock starts again from the keepalive: past it, the page says the user is logged out.
+      await page.clock.fastForward((secs + 60) * 1000);
+      await dialog.waitFor();
+      assert.match(await dialog.textContent(), /Du er logget ud/);
+      const again = dialog.getByRole('link', { name: 'Log ind igen' });
+      assert.equal(await again.getAttribute('href'), '/login?next=%2Ftransitions');
+      assertNoPageErrors(page);
+    });
+  });
+
+  test('anonymous pages carry no warning', TIMEOUT, async () => {
+    await withPage(browser, 'session-warning-anonymous', {}, async (page) => {
+      await page.goto('/login');
+      assert.equal(await page.locator('body').getAttribute('data-idle-secs'), null);
+    });
+  });
+});

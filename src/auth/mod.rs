@@ -21,4 +21,5 @@ pub fn router() -> Router<AppState> {
             get(handlers::login_form).post(handlers::login_submit),
         )
         .route("/logout", post(handlers::logout))
+        .route("/session/keepalive", get(handlers::keepalive))
 }

@@ -72,6 +72,15 @@ impl Layout {
         }
     }
 
+    /// Seconds until a signed-in user's session ends for want of activity, counted from this
+    /// page (the check at its request kept `last_seen_at` within a minute); `static/app.js`
+    /// warns before then and offers to stay signed in. None for anonymous pages.
+    pub fn idle_secs(&self) -> Option<u64> {
+        self.user
+            .as_ref()
+            .map(|_| crate::auth::session::IDLE_SECS as u64 - 60)
+    }
+
     pub fn anonymous(title: &str, csrf: String) -> Self {
         Layout {
             title: title.to_string(),
