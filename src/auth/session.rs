@@ -12,7 +12,7 @@ use std::{
 use axum::{
     body::{Body, Bytes},
     extract::{ConnectInfo, Request, State},
-    http::{header, HeaderMap, Method},
+    http::{header, HeaderMap, HeaderValue, Method},
     middleware::Next,
     response::{IntoResponse, Response},
 };
@@ -588,10 +588,38 @@ pub async fn middleware(State(state): State<AppState>, mut req: Request, next: N
     if flash_cookie.is_some() && !sets_flash {
         web::set_cookie(
             &mut response,
-            format!("{FLASH_COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0"),
+            format!(
+                "{FLASH_COOKIE}=; {}; Max-Age=0",
+                cookie_attrs(secure, "Lax")
+            ),
         );
+    } else if sets_flash && secure {
+        secure_flash(&mut response);
     }
     response
+}
+
+/// Marks the flash cookie a handler set (`web::redirect_with_flash`, which knows no settings)
+/// `Secure`, as the other cookies are under HTTPS: its message can name a guardian or an
+/// invited user.
+fn secure_flash(response: &mut Response) {
+    let headers = response.headers_mut();
+    let cookies: Vec<HeaderValue> = headers
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .cloned()
+        .collect();
+    headers.remove(header::SET_COOKIE);
+    for cookie in cookies {
+        let bytes = cookie.as_bytes();
+        let cookie = if bytes.starts_with(FLASH_COOKIE.as_bytes()) && !bytes.ends_with(b"; Secure")
+        {
+            HeaderValue::from_bytes(&[bytes, b"; Secure"].concat()).unwrap_or(cookie)
+        } else {
+            cookie
+        };
+        headers.append(header::SET_COOKIE, cookie);
+    }
 }
 
 #[cfg(test)]

@@ -521,3 +521,49 @@ async fn behind_a_trusted_proxy_each_client_is_counted_apart() {
         .unwrap();
     assert_eq!(opened, "203.0.113.9");
 }
+
+/// Under HTTPS every cookie is `Secure`, the flash message's too (it can name a guardian or an
+/// invited user); before, the flash cookie never was.
+#[tokio::test]
+async fn the_flash_cookie_is_secure_when_the_others_are() {
+    let config = overgang::config::Config::from_lookup(|k| {
+        (k == "OVERGANG_SECURE_COOKIES").then(|| "true".to_string())
+    })
+    .unwrap();
+    let app = crate::common::spawn_app_with(config).await;
+    // By hand: the client keeps no Secure cookie over plain HTTP.
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let url = format!("http://{}/password/forgot", app.addr);
+    let r = http.get(&url).send().await.unwrap();
+    let csrf_cookie = r
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_string())
+        .find(|c| c.starts_with("__Host-ov_csrf="))
+        .expect("the anonymous CSRF cookie");
+    let pair = csrf_cookie.split(';').next().unwrap().to_string();
+    let token = crate::common::csrf_from(&r.text().await.unwrap());
+    let r = http
+        .post(&url)
+        .header("cookie", &pair)
+        .form(&[("_csrf", token.as_str()), ("email", "nogen@example.dk")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let cookies: Vec<String> = r
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_string())
+        .collect();
+    let flash = cookies
+        .iter()
+        .find(|c| c.starts_with("ov_flash="))
+        .unwrap_or_else(|| panic!("a flash cookie in {cookies:?}"));
+    assert!(flash.ends_with("; Secure"), "{flash}");
+}
