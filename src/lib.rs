@@ -91,6 +91,69 @@ pub fn router(state: AppState) -> Router {
             )
             .into_response()
         }))
-        .layer(TraceLayer::new_for_http())
+        .layer(TraceLayer::new_for_http().make_span_with(request_span))
         .with_state(state)
+}
+
+/// The request's span names its route pattern, never the path it was called with: paths hold
+/// parent-link, invitation and reset tokens (`/foraelder/{token}`), and query strings can hold a
+/// child's name. tower-http's default records the whole URI (at DEBUG, so only when that is
+/// switched on to look into a fault, which is when logs get copied around).
+fn request_span(req: &axum::http::Request<axum::body::Body>) -> tracing::Span {
+    let route = req
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map_or("-", |p| p.as_str());
+    tracing::debug_span!("request", method = %req.method(), route)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use axum::{body::Body, http::Request};
+    use tower::ServiceExt;
+    use tracing::instrument::WithSubscriber;
+
+    use super::*;
+
+    #[derive(Clone, Default)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Captured {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[tokio::test]
+    async fn the_request_span_names_the_route_never_the_token_or_the_query() {
+        let log = Captured::default();
+        let writer = log.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::DEBUG)
+            .with_ansi(false)
+            .with_writer(move || writer.clone())
+            .finish();
+        let app: Router = Router::new()
+            .route("/foraelder/{token}", get(|| async { "ok" }))
+            .layer(TraceLayer::new_for_http().make_span_with(request_span));
+        let response = app
+            .oneshot(
+                Request::get("/foraelder/HEMMELIGT-TOKEN?q=Ida")
+                    .body(Body::empty())
+                    .unwrap(),
+            )
+            .with_subscriber(subscriber)
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        let out = String::from_utf8(log.0.lock().unwrap().clone()).unwrap();
+        assert!(out.contains("route=\"/foraelder/{token}\""), "{out}");
+        assert!(!out.contains("HEMMELIGT") && !out.contains("Ida"), "{out}");
+    }
 }
