@@ -385,13 +385,15 @@ pub async fn deliver_due<D: Deliver>(pool: &PgPool, deliverer: &D) -> Result<usi
             }
             Err(e) => {
                 let give_up = e.permanent || row.attempts >= MAX_ATTEMPTS;
-                // Only the row id: the address and body are personal data and hold links.
+                // Only the row id: the address and body are personal data and hold links, and
+                // the mail server's reply often quotes the address, so it goes to the outbox
+                // row (`last_error`), not to the log.
                 tracing::warn!(
                     outbox_id = row.id,
                     attempt = row.attempts,
+                    permanent = e.permanent,
                     give_up,
-                    error = %e.message,
-                    "e-mail kunne ikke afleveres"
+                    "e-mail kunne ikke afleveres (årsagen står i outbox.last_error)"
                 );
                 let message: String = e.message.chars().take(1000).collect();
                 sqlx::query!(
