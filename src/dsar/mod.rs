@@ -38,6 +38,11 @@ pub fn router() -> Router<AppState> {
 
 const LOCAL_TZ: &str = "Europe/Copenhagen";
 
+/// The export is handed to the child's guardians, who may be two people apart, one of them
+/// perhaps with a protected address: what is about other people and not needed to know what is
+/// stored about the child stays out (GDPR art. 15(4)).
+pub const WITHHELD: &str = "Af hensyn til andre personer (databeskyttelsesforordningens art. 15, stk. 4) indeholder udtrækket ikke forældres og værgers e-mailadresser og telefonnumre, adresserne forældrelinks er sendt til, eller IP-adresser i adgangsloggen.";
+
 /// The full CPR number, for the subject's own export only: serialised in full, but `Debug` (and
 /// so any stray log line) masks it like `children::domain::Cpr`.
 #[derive(Clone)]
@@ -99,6 +104,8 @@ impl TextSection {
 pub struct SubjectAccess {
     /// When the export was made (local time) and by which municipality.
     pub generated_at: String,
+    /// What the export leaves out, and why (`WITHHELD`).
+    pub withheld: &'static str,
     pub municipality: MunicipalitySection,
     pub child: ChildSection,
     pub guardians: Vec<GuardianSection>,
@@ -153,8 +160,6 @@ pub struct GuardianSection {
     pub id: Uuid,
     pub name: String,
     pub relation: String,
-    pub email: Option<String>,
-    pub phone: Option<String>,
     pub has_custody: bool,
     pub created_at: String,
 }
@@ -251,7 +256,6 @@ pub struct AuditSection {
     pub action: String,
     pub entity_type: String,
     pub entity_id: Option<Uuid>,
-    pub client_addr: Option<String>,
 }
 
 struct TransitionRow {
@@ -313,7 +317,7 @@ pub async fn collect(
     .await?;
     let guardians = sqlx::query_as!(
         GuardianSection,
-        r#"SELECT id, name, relation, email, phone, has_custody,
+        r#"SELECT id, name, relation, has_custody,
                   to_char(created_at AT TIME ZONE $3, 'YYYY-MM-DD HH24:MI:SS') AS "created_at!"
            FROM guardians WHERE municipality_id = $1 AND child_id = $2 ORDER BY created_at, id"#,
         municipality_id,
@@ -549,8 +553,7 @@ pub async fn collect(
                       concat_ws(E'\n',
                                 CASE l.delivery WHEN 'email' THEN 'Sendt med e-mail'
                                                 WHEN 'reminder' THEN 'Påmindelse med e-mail'
-                                                ELSE 'Vist til personalet' END
-                                    || coalesce(' til ' || l.sent_to, ''),
+                                                ELSE 'Vist til personalet' END,
                                 'Åbnet: ' || to_char(l.first_opened_at AT TIME ZONE $3, 'YYYY-MM-DD HH24:MI'),
                                 'Besvaret: ' || to_char(l.responded_at AT TIME ZONE $3, 'YYYY-MM-DD HH24:MI'),
                                 'Trukket tilbage: ' || to_char(l.revoked_at AT TIME ZONE $3, 'YYYY-MM-DD HH24:MI'),
@@ -589,8 +592,7 @@ pub async fn collect(
     let audit_log = sqlx::query_as!(
         AuditSection,
         r#"SELECT to_char(a.at AT TIME ZONE $3, 'YYYY-MM-DD HH24:MI:SS') AS "at!",
-                  u.name AS "user?", a.role, a.action, a.entity_type, a.entity_id,
-                  host(a.client_addr) AS client_addr
+                  u.name AS "user?", a.role, a.action, a.entity_type, a.entity_id
            FROM audit_log a
            LEFT JOIN users u ON u.municipality_id = a.municipality_id AND u.id = a.user_id
            WHERE a.municipality_id = $1 AND a.child_id = $2
@@ -603,6 +605,7 @@ pub async fn collect(
     .await?;
     Ok(Some(SubjectAccess {
         generated_at,
+        withheld: WITHHELD,
         municipality,
         child: ChildSection {
             id: child.id,
@@ -677,7 +680,6 @@ pub struct AuditView {
     pub role: String,
     pub action: String,
     pub entity: String,
-    pub client_addr: String,
 }
 
 #[derive(Template)]
@@ -759,7 +761,6 @@ pub async fn page(mut ctx: Ctx, Path(id): Path<Uuid>) -> AppResult<Response> {
             role: a.role.clone().unwrap_or_default(),
             action: action_label(&a.action).to_string(),
             entity: entity_label(&a.entity_type).to_string(),
-            client_addr: a.client_addr.clone().unwrap_or_else(|| "–".into()),
         })
         .collect();
     let page = ExportPage {

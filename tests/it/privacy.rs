@@ -801,7 +801,23 @@ async fn subject_access_export_holds_every_section_and_is_audited() {
     assert!(text("parent_link")["text"]
         .as_str()
         .unwrap()
-        .starts_with("Sendt med e-mail til mor@example.dk\nÅbnet: "));
+        .starts_with("Sendt med e-mail\nÅbnet: "));
+    // Other people's contact details and addresses stay out: the export goes to guardians who
+    // may live apart (art. 15(4)), and it says so.
+    let whole = json.to_string();
+    for other in [
+        "mor@example.dk",
+        "127.0.0.1",
+        "client_addr",
+        "\"email\"",
+        "\"phone\"",
+    ] {
+        assert!(!whole.contains(other), "{other} in the export");
+    }
+    assert!(json["withheld"]
+        .as_str()
+        .unwrap()
+        .contains("art. 15, stk. 4"));
     assert!(text("read")["text"]
         .as_str()
         .unwrap()
