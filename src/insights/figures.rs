@@ -6,8 +6,10 @@
 //!
 //! * The *cohort year* of a transition is the year of its planned date. Cancelled transitions
 //!   count nowhere.
-//! * **Sent on time**: of the transitions that have been sent (a status event to `sent`), the
-//!   share whose first `sent` event falls on or before the planned date (Danish local date).
+//! * **Sent on time**: of the transitions that are sent (status `sent` or later: one recalled to
+//!   be corrected is not, until it is sent again), the share whose latest `sent` event (the
+//!   version the receiver has) falls on or before the planned date (Danish local date;
+//!   migration 20261207000038).
 //! * **Consent rate**: of the sent transitions whose template version has at least one
 //!   sensitive section (a section with a sensitive question), the share where, for every
 //!   sensitive section, the latest decision in the consent ledger is "given". The ledger keeps

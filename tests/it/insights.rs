@@ -827,3 +827,80 @@ async fn concurrent_changes_to_one_transition_keep_the_totals_right() {
         .unwrap();
     assert_eq!(compute(&app, d.m, &filter).await, maintained);
 }
+
+/// A handover recalled to be corrected is not sent until it is sent again, and it is on time by
+/// its latest send, the version the receiver has. Before, it counted as sent (and on time) from
+/// its first send, also while it lay as a draft.
+#[tokio::test]
+async fn a_recalled_handover_counts_as_sent_again_only_when_resent() {
+    let app = spawn_app().await;
+    let mut conn = app.owner_conn().await;
+    let m = id(
+        &mut conn,
+        "SELECT id FROM municipalities WHERE code = '0630' AND $1::uuid IS NOT NULL",
+        Uuid::nil(),
+    )
+    .await;
+    let sender = id(
+        &mut conn,
+        "SELECT id FROM institutions WHERE municipality_id = $1 AND name = 'Børnehaven Solsikken'",
+        m,
+    )
+    .await;
+    let (_, t) = transition(
+        &mut conn,
+        m,
+        sender,
+        "2025-08-01",
+        "sent",
+        Some("2025-07-01"),
+        &[],
+        &[],
+        None,
+    )
+    .await;
+    let facts = |t: Uuid| {
+        sqlx::query_as::<_, (bool, bool)>(
+            "SELECT sent, on_time FROM insight_facts WHERE transition_id = $1",
+        )
+        .bind(t)
+    };
+    assert_eq!(facts(t).fetch_one(&mut conn).await.unwrap(), (true, true));
+    sqlx::raw_sql(&format!(
+        "INSERT INTO transition_events (municipality_id, transition_id, at, from_status, to_status)
+         VALUES ('{m}', '{t}', '2025-07-02', 'sent', 'draft');
+         UPDATE transitions SET status = 'draft' WHERE id = '{t}';"
+    ))
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    assert_eq!(
+        facts(t).fetch_one(&mut conn).await.unwrap(),
+        (false, false),
+        "recalled"
+    );
+    sqlx::raw_sql(&format!(
+        "INSERT INTO transition_events (municipality_id, transition_id, at, from_status, to_status)
+         VALUES ('{m}', '{t}', '2025-08-15', 'ready', 'sent');
+         UPDATE transitions SET status = 'sent' WHERE id = '{t}';"
+    ))
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    assert_eq!(
+        facts(t).fetch_one(&mut conn).await.unwrap(),
+        (true, false),
+        "sent again, late"
+    );
+    // what the triggers keep is what a rebuild computes
+    sqlx::query("SELECT insight_rebuild($1)")
+        .bind(m)
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(
+        facts(t).fetch_one(&mut conn).await.unwrap(),
+        (true, false),
+        "rebuilt"
+    );
+}
