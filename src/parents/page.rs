@@ -359,6 +359,8 @@ pub struct ParentPage {
     pub action: String,
     pub guardian_id: Uuid,
     pub sections: Vec<SectionView>,
+    /// What the sender added after sending: the guardians see it as the receiver does.
+    pub amendments: Vec<crate::transitions::amendments::AmendmentView>,
     pub perspective: String,
     pub perspective_error: String,
     pub editable: bool,
@@ -534,11 +536,18 @@ async fn page(
         })
         .collect();
     let t = &link.transition;
+    let amendments = if super::is_sent(t.status) {
+        crate::transitions::amendments::list(&mut link.tx, m, transition_id, None).await?
+    } else {
+        Vec::new()
+    };
+    let t = &link.transition;
     Ok(ParentPage {
         layout: lang.layout(visitor, &tr, &tr.t("page.title")),
         action: super::parent_path(token),
         guardian_id: link.guardian_id,
         sections,
+        amendments,
         perspective,
         perspective_error: String::new(),
         editable: super::perspective_editable(t.status),

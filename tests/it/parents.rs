@@ -480,6 +480,24 @@ async fn a_guardian_writes_a_perspective_gives_consent_and_withdraws_after_sendi
         .get_text(&format!("/transitions/{}/parents", fx.transition))
         .await;
     assert!(html.contains("Samtykke trukket tilbage"));
+
+    // What the sender adds after sending, the guardians read on their page too.
+    let (_, page) = anon.get_text(&parent(&token)).await;
+    assert!(!page.contains("Tilføjet efter afsendelsen"));
+    let r = staff
+        .post_with_token(
+            &format!("/transitions/{}", fx.transition),
+            &format!("/transitions/{}/amendments", fx.transition),
+            &[("amendment", "Ida er begyndt at cykle uden støttehjul.")],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let (_, page) = anon.get_text(&parent(&token)).await;
+    assert!(
+        page.contains("Tilføjet efter afsendelsen")
+            && page.contains("Ida er begyndt at cykle uden støttehjul."),
+        "{page}"
+    );
 }
 
 async fn released(app: &TestApp, t: Uuid, section: Uuid) -> i64 {
