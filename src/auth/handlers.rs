@@ -4,7 +4,7 @@ use askama::Template;
 use axum::{
     extract::State,
     http::StatusCode,
-    response::{Html, IntoResponse, Redirect, Response},
+    response::{IntoResponse, Redirect, Response},
 };
 use serde::Deserialize;
 use serde_json::json;
@@ -84,7 +84,7 @@ pub async fn login_submit(
             Some(message.to_string()),
             form.next.clone(),
         );
-        Ok((status, Html(page.render()?)).into_response())
+        web::render_with_errors(status, &page)
     };
     if email.is_empty()
         || form.password.is_empty()

@@ -8,7 +8,7 @@ use askama::Template;
 use axum::{
     extract::{FromRequest, Request},
     http::{HeaderMap, HeaderValue, StatusCode},
-    response::{Html, IntoResponse, Response},
+    response::{IntoResponse, Response},
 };
 use serde_json::json;
 use sqlx::types::Json;
@@ -628,7 +628,7 @@ pub async fn save(
                 phrases: &phrases,
             },
         );
-        return Ok((status, Html(askama::Template::render(&page)?)).into_response());
+        return web::render_with_errors(status, &page);
     }
     let new_version = sqlx::query_scalar!(
         "UPDATE transitions SET version = version + 1, updated_at = now()

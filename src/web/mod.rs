@@ -27,7 +27,33 @@ pub fn render<T: Template>(page: &T) -> AppResult<Html<String>> {
 
 /// A re-rendered form with validation errors.
 pub fn render_invalid<T: Template>(page: &T) -> AppResult<Response> {
-    Ok((StatusCode::UNPROCESSABLE_ENTITY, Html(page.render()?)).into_response())
+    render_with_errors(StatusCode::UNPROCESSABLE_ENTITY, page)
+}
+
+/// A page answering a form that could not be used (`status`): its title starts with the
+/// layout's "Fejl: " (WCAG 2.4.2 and 3.3.1: the title is the first thing a screen reader says
+/// of the page that came back).
+pub fn render_with_errors<T: Template>(status: StatusCode, page: &T) -> AppResult<Response> {
+    Ok((status, Html(title_with_error(page.render()?))).into_response())
+}
+
+/// The layout writes the prefix in its language into the title tag (`data-error-prefix`); a
+/// page with errors moves it into the title's text.
+fn title_with_error(html: String) -> String {
+    const OPEN: &str = "<title data-error-prefix=\"";
+    let Some(start) = html.find(OPEN) else {
+        return html;
+    };
+    let rest = &html[start + OPEN.len()..];
+    let Some(end) = rest.find("\">") else {
+        return html;
+    };
+    format!(
+        "{}<title>{}{}",
+        &html[..start],
+        &rest[..end],
+        &rest[end + 2..]
+    )
 }
 
 /// POST → redirect → GET, with a one-time message shown on the next page.
@@ -121,6 +147,17 @@ pub async fn method_not_allowed() -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_page_with_errors_says_so_first_in_its_title() {
+        let page = "<head><title data-error-prefix=\"Error: \">Barnet – Overgang</title></head>";
+        assert_eq!(
+            title_with_error(page.to_string()),
+            "<head><title>Error: Barnet – Overgang</title></head>"
+        );
+        let plain = "<head><title>Barnet – Overgang</title></head>";
+        assert_eq!(title_with_error(plain.to_string()), plain);
+    }
 
     #[test]
     fn next_must_be_local() {

@@ -567,3 +567,31 @@ async fn the_flash_cookie_is_secure_when_the_others_are() {
         .unwrap_or_else(|| panic!("a flash cookie in {cookies:?}"));
     assert!(flash.ends_with("; Secure"), "{flash}");
 }
+
+/// A page that answers a form with errors says so first in its title (WCAG 2.4.2, 3.3.1),
+/// in the page's language; other pages do not.
+#[tokio::test]
+async fn a_page_with_errors_starts_its_title_with_fejl() {
+    let app = spawn_app().await;
+    let c = app.client();
+    let title = |html: &str| {
+        let start = html.find("<title").unwrap();
+        let start = start + html[start..].find('>').unwrap() + 1;
+        html[start..start + html[start..].find("</title>").unwrap()].to_string()
+    };
+    let (_, html) = c.get_text("/login").await;
+    assert!(!title(&html).starts_with("Fejl"), "{}", title(&html));
+    let r = c
+        .login("paedagog@vejle.overgang.test", "forkert-kodeord")
+        .await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = r.text().await.unwrap();
+    assert!(title(&html).starts_with("Fejl: "), "{}", title(&html));
+    let staff = app.login("paedagog@vejle.overgang.test").await;
+    let r = staff
+        .post_with_token("/children/new", "/children", &[("first_name", "")])
+        .await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = r.text().await.unwrap();
+    assert!(title(&html).starts_with("Fejl: "), "{}", title(&html));
+}
