@@ -195,7 +195,7 @@ async fn the_parent_page_speaks_english_by_query_cookie_or_browser_and_danish_by
     assert!(!html.contains("Det bliver givet videre"));
     // What staff wrote stays as written (the section titles of the template are Danish).
     let (_, title) = first_section(&html);
-    assert!(html.contains(&format!("<h3 lang=\"da\">{title}</h3>")));
+    assert!(html.contains(&format!("<h3 lang=\"da\" dir=\"ltr\">{title}</h3>")));
 
     // The cookie carries the choice to the next visit and to the forms' answers.
     let (_, html) = c.get_text(&parent(&fx.token)).await;
@@ -648,7 +648,16 @@ async fn oversized_or_marked_up_requests_are_refused_or_shown_escaped() {
     let long = "a".repeat(2001);
     let r = ask_correction(&c, &fx.token, &fx.token, fx.guardian, &section, &long).await;
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(r.text().await.unwrap().contains("Skriv højst 2000 tegn"));
+    let html = r.text().await.unwrap();
+    assert!(html.contains("Skriv højst 2000 tegn"));
+    // the page comes back at the top: a summary there leads to the field, the title says it
+    assert!(
+        html.contains("Der er problemer")
+            && html.contains("href=\"#correction\"")
+            && html.contains("id=\"correction\""),
+        "{html}"
+    );
+    assert!(html.contains("<title>Fejl: "), "{html}");
     let huge = "a".repeat(1024 * 1024);
     let r = ask_correction(&c, &fx.token, &fx.token, fx.guardian, &section, &huge).await;
     assert!(r.status().is_client_error(), "{}", r.status());

@@ -844,6 +844,11 @@ async fn an_import_of_a_malformed_oversized_or_wrong_version_package_changes_not
     let r = import(&stevns_admin, serde_json::to_vec(&wrong).unwrap(), school).await;
     let html = r.text().await.unwrap();
     assert!(html.contains("version 2"), "a clear message: {html}");
+    // at the top of the page too, leading to the file field
+    assert!(
+        html.contains("Der er problemer") && html.contains("href=\"#file\""),
+        "{html}"
+    );
     // A good package for an institution of another municipality is refused too.
     let r = import(
         &stevns_admin,
