@@ -84,6 +84,13 @@ async fn sender(ctx: &mut Ctx, id: Uuid) -> AppResult<(Access, super::queries::T
     Ok((access, t))
 }
 
+/// The amendment form as it comes back after a refusal.
+#[derive(Default)]
+pub struct AmendmentInput {
+    pub text: String,
+    pub error: String,
+}
+
 #[derive(Default, Deserialize)]
 #[serde(default)]
 pub struct AmendmentForm {
@@ -118,7 +125,14 @@ pub async fn add(
         true,
     );
     if let Some(message) = errors.get("amendment") {
-        return Err(AppError::BadRequest(message.to_string()));
+        // The page again, with what was typed and why it was not sent; its view is audited.
+        let input = AmendmentInput {
+            text: f.amendment.clone(),
+            error: message.to_string(),
+        };
+        let page = handlers::show_page(&mut ctx, id, input).await?;
+        ctx.commit().await?;
+        return web::render_invalid(&page);
     }
     let sent = Flash::success("Tilføjelsen er sendt til modtageren.");
     let Some(amendment) = sqlx::query_scalar!(

@@ -577,6 +577,8 @@ pub struct ShowPage {
     pub meeting: super::meeting::Summary,
     pub amendments: Option<Vec<super::amendments::AmendmentView>>,
     pub may_amend: bool,
+    /// A new amendment that could not be sent: what was typed, and why.
+    pub amendment: super::amendments::AmendmentInput,
     pub may_recall: bool,
     /// The sender's view: the link to the parents' correction requests, and how many await an
     /// answer.
@@ -601,10 +603,22 @@ pub(super) async fn visible(
 }
 
 pub async fn show(mut ctx: Ctx, Path(id): Path<Uuid>) -> AppResult<Response> {
-    let access = Access::check(&ctx, Permission::ViewChildren)?;
+    let page = show_page(&mut ctx, id, Default::default()).await?;
+    ctx.commit().await?;
+    Ok(web::render(&page)?.into_response())
+}
+
+/// The transition's page (its view audited in the request's transaction), with `amendment`
+/// in the amendment form.
+pub(super) async fn show_page(
+    ctx: &mut Ctx,
+    id: Uuid,
+    amendment: super::amendments::AmendmentInput,
+) -> AppResult<ShowPage> {
+    let access = Access::check(ctx, Permission::ViewChildren)?;
     let m = access.municipality_id;
-    let (t, acts) = visible(&mut ctx, &access, id).await?;
-    let meeting = super::meeting::keeps(&ctx, &t, acts);
+    let (t, acts) = visible(ctx, &access, id).await?;
+    let meeting = super::meeting::keeps(ctx, &t, acts);
     let parts = queries::PageParts {
         corrections: acts,
         transfers: crate::transfers::handlers::visible(&ctx.user, &t),
@@ -646,7 +660,7 @@ pub async fn show(mut ctx: Ctx, Path(id): Path<Uuid>) -> AppResult<Response> {
     };
     ctx.audit(Entry::new("view", "transition", Some(id)).child(t.child_id))
         .await?;
-    let end = super::receiving::for_page(&mut ctx, &t, acts, meeting).await?;
+    let end = super::receiving::for_page(ctx, &t, acts, meeting).await?;
     let transfers = crate::transfers::handlers::for_transition(&ctx.user, &t, data.transfers.0);
     let acknowledged = events
         .iter()
@@ -669,6 +683,7 @@ pub async fn show(mut ctx: Ctx, Path(id): Path<Uuid>) -> AppResult<Response> {
         meeting: end.meeting,
         amendments: end.amendments,
         may_amend: end.may_amend,
+        amendment,
         may_recall: end.may_recall,
         show_corrections: acts,
         open_corrections: data.open_corrections,
@@ -698,8 +713,7 @@ pub async fn show(mut ctx: Ctx, Path(id): Path<Uuid>) -> AppResult<Response> {
         moves,
         staff,
     };
-    ctx.commit().await?;
-    Ok(web::render(&page)?.into_response())
+    Ok(page)
 }
 
 /// Sent → draft is the recall, which has its own rule (nobody at the receiver has opened it)

@@ -728,7 +728,19 @@ async fn recall_before_opening_and_amendments_after_sending() {
     );
     assert_eq!(
         amend(&sender, id, "   ").await.status(),
-        StatusCode::BAD_REQUEST
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+    // Too long: the page comes back with the error at the field and what was typed kept.
+    let long = format!("Alma{}", "x".repeat(10_000));
+    let r = amend(&sender, id, &long).await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let page = r.text().await.unwrap();
+    assert!(
+        page.contains("Der er problemer")
+            && page.contains("href=\"#amendment\"")
+            && page.contains("aria-invalid=\"true\"")
+            && page.contains(&long),
+        "{page}"
     );
     let r = amend(&sender, id, "Alma har fået briller <b>i går</b>.").await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
