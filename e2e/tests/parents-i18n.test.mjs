@@ -103,8 +103,12 @@ describe('parents in English, and correction requests', () => {
       ]);
       assert.equal(invalid.status(), 422);
       assert.equal(await htmlLang(page), 'en');
-      await page.getByText('Choose the section that should be corrected.').waitFor();
-      await page.getByText('Write what is wrong.').waitFor();
+      // each message in the summary at the top (a link to the field) and at the field
+      for (const message of ['Choose the section that should be corrected.', 'Write what is wrong.']) {
+        await page.getByRole('link', { name: message }).waitFor();
+        await page.locator('.form-error-message', { hasText: message }).waitFor();
+      }
+      assert.match(await page.title(), /^Error: /, 'the title says so first, in English');
       assert.equal(await page.getByLabel('What is wrong?').getAttribute('aria-invalid'), 'true');
       await shot(page, 'i18n-parent-en-errors');
       await checkA11y(page, 'i18n-parent-en-errors');

@@ -129,7 +129,10 @@ describe('transfers', () => {
         page.getByRole('button', { name: 'Start flytningen' }).click(),
       ]);
       assert.equal(invalid.status(), 422);
-      await page.getByText('Vælg den kommune, barnet flytter til, eller «Ukendt destination».').waitFor();
+      const message = 'Vælg den kommune, barnet flytter til, eller «Ukendt destination».';
+      await page.getByRole('link', { name: message }).waitFor();
+      await page.locator('.form-error-message', { hasText: message }).waitFor();
+      assert.match(await page.title(), /^Fejl: /);
       assert.equal(await destination.getAttribute('aria-invalid'), 'true');
       await checkA11y(page, 'transfers-start-error');
 
