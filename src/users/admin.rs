@@ -577,7 +577,8 @@ pub async fn deactivate(mut ctx: Ctx, Path(id): Path<Uuid>) -> AppResult<Respons
         still_administrator(&mut ctx, municipality_id).await?;
     }
     let back = format!("/users/{}", user.id);
-    if !queries::set_active(&mut ctx.tx, municipality_id, user.id, false).await? {
+    let by_admin = Reach::of(&ctx.user)?.is_municipality();
+    if !queries::set_active(&mut ctx.tx, municipality_id, user.id, false, by_admin).await? {
         return Ok(web::redirect_with_flash(
             &back,
             Flash::info(format!("{} var allerede deaktiveret.", user.name)),
@@ -608,7 +609,15 @@ pub async fn reactivate(mut ctx: Ctx, Path(id): Path<Uuid>) -> AppResult<Respons
     let user = account_target(&mut ctx, id).await?;
     let municipality_id = ctx.user.municipality()?;
     let back = format!("/users/{}", user.id);
-    if !queries::set_active(&mut ctx.tx, municipality_id, user.id, true).await? {
+    if !Reach::of(&ctx.user)?.is_municipality()
+        && queries::deactivated_by_admin(&mut ctx.tx, municipality_id, user.id).await?
+    {
+        return Err(AppError::Conflict(format!(
+            "En administrator har deaktiveret {}. Kun en administrator kan gøre brugeren aktiv igen.",
+            user.name
+        )));
+    }
+    if !queries::set_active(&mut ctx.tx, municipality_id, user.id, true, false).await? {
         return Ok(web::redirect_with_flash(
             &back,
             Flash::info(format!("{} var allerede aktiv.", user.name)),

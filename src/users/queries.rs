@@ -251,21 +251,42 @@ pub async fn still_administrator(
     .await
 }
 
+/// (De)activates the account; `by_admin` marks a deactivation only an administrator may undo
+/// (cleared on reactivation). False: it already was so.
 pub async fn set_active(
     tx: &mut Tx,
     municipality_id: Uuid,
     user_id: Uuid,
     active: bool,
+    by_admin: bool,
 ) -> Result<bool, sqlx::Error> {
     let done = sqlx::query!(
-        "UPDATE users SET is_active = $3 WHERE municipality_id = $1 AND id = $2 AND is_active <> $3",
+        "UPDATE users SET is_active = $3, deactivated_by_admin = (NOT $3 AND $4)
+         WHERE municipality_id = $1 AND id = $2 AND is_active <> $3",
         municipality_id,
         user_id,
-        active
+        active,
+        by_admin
     )
     .execute(&mut **tx)
     .await?;
     Ok(done.rows_affected() == 1)
+}
+
+/// Whether an administrator deactivated the account (and only one may reactivate it); locks
+/// the row, so a deactivation at the same moment is seen.
+pub async fn deactivated_by_admin(
+    tx: &mut Tx,
+    municipality_id: Uuid,
+    user_id: Uuid,
+) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar!(
+        "SELECT deactivated_by_admin FROM users WHERE municipality_id = $1 AND id = $2 FOR UPDATE",
+        municipality_id,
+        user_id
+    )
+    .fetch_one(&mut **tx)
+    .await
 }
 
 // Sessions and tokens are not tenant tables (they are read before the tenant is known), so they

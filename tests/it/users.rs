@@ -522,6 +522,16 @@ async fn deactivation_ends_sessions_and_blocks_login() {
             == 1
     );
 
+    // The administrator's deactivation is the administrator's to undo: the pedagogue's leader,
+    // who may (de)activate her otherwise, is refused.
+    let leader = app.login(LEADER).await;
+    let r = leader
+        .post_with_token(&page, &format!("{page}/reactivate"), &[])
+        .await;
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+    assert!(r.text().await.unwrap().contains("Kun en administrator"));
+    assert_eq!(audited(&mut conn, "reactivate", paedagog).await, 0);
+
     let r = admin
         .post_with_token(&page, &format!("{page}/reactivate"), &[])
         .await;
@@ -529,6 +539,13 @@ async fn deactivation_ends_sessions_and_blocks_login() {
     assert_eq!(audited(&mut conn, "reactivate", paedagog).await, 1);
     let r = sofie.login(PAEDAGOG, PASSWORD).await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    // A leader's own deactivation the leader may undo.
+    for action in ["deactivate", "reactivate"] {
+        let r = leader
+            .post_with_token(&page, &format!("{page}/{action}"), &[])
+            .await;
+        assert_eq!(r.status(), StatusCode::SEE_OTHER, "{action}");
+    }
 }
 
 #[tokio::test]
