@@ -18,6 +18,7 @@ use crate::{db::Tx, state::AppState};
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/audit", get(page::list))
+        .route("/audit/search", axum::routing::post(page::search_post))
         .route("/audit.csv", get(page::csv))
 }
 

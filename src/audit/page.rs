@@ -27,13 +27,15 @@ use crate::{
 };
 
 const NAV: &str = "/audit";
+const CPR_REFUSED: &str =
+    "Søg på barnets navn. Af hensyn til datasikkerheden kan der ikke søges på CPR-nummer.";
 pub const PAGE_SIZE: i64 = 50;
 /// The largest CSV export; a wider search is refused with advice to narrow it.
 pub const CSV_MAX_ROWS: i64 = 50_000;
 const LOCAL_TZ: &str = "Europe/Copenhagen";
 
 #[derive(Default, Deserialize)]
-struct RawFilter {
+pub struct RawFilter {
     #[serde(default)]
     child: String,
     #[serde(default)]
@@ -97,10 +99,7 @@ fn parse(raw: RawFilter) -> (Filter, Cursor, FieldErrors) {
         errors.add("q", "Navnet indeholder ugyldige tegn.");
     } else if looks_like_cpr(&q) {
         // not echoed back, not searched, not audited
-        errors.add(
-            "q",
-            "Søg på barnets navn. Af hensyn til datasikkerheden kan der ikke søges på CPR-nummer.",
-        );
+        errors.add("q", CPR_REFUSED);
     } else {
         f.q = q;
     }
@@ -508,6 +507,71 @@ fn short_id(id: Uuid) -> String {
 fn parse_query(raw: Option<&str>) -> AppResult<RawFilter> {
     serde_html_form::from_str(raw.unwrap_or(""))
         .map_err(|_| AppError::BadRequest(web::BAD_QUERY.into()))
+}
+
+/// The filter form posts here, so that what is typed reaches the address bar (and with it the
+/// browser history and any proxy log) only after this check: a CPR number never does. The
+/// filters go on to the page's address as typed; the page checks them.
+pub async fn search_post(
+    mut ctx: Ctx,
+    web::Form(raw): web::Form<RawFilter>,
+) -> AppResult<Response> {
+    ctx.user.require(Permission::ViewAuditLog)?;
+    let m = ctx.user.municipality()?;
+    // The user and the child must be the municipality's (a deleted child still has entries).
+    let id = |raw: &str| match raw.trim() {
+        "" => Ok(None),
+        s => Uuid::parse_str(s)
+            .map(Some)
+            .map_err(|_| AppError::BadRequest("Vælg en bruger eller et barn fra siden.".into())),
+    };
+    let (user, child) = (id(&raw.user)?, id(&raw.child)?);
+    let known = sqlx::query_scalar!(
+        r#"SELECT ($2::uuid IS NULL OR EXISTS (SELECT 1 FROM users WHERE municipality_id = $1 AND id = $2))
+              AND ($3::uuid IS NULL
+                   OR EXISTS (SELECT 1 FROM children WHERE municipality_id = $1 AND id = $3)
+                   OR EXISTS (SELECT 1 FROM audit_log WHERE municipality_id = $1 AND child_id = $3))
+              AS "known!""#,
+        m,
+        user,
+        child
+    )
+    .fetch_one(&mut *ctx.tx)
+    .await?;
+    if !known {
+        return Err(AppError::NotFound);
+    }
+    let q = raw.q.split_whitespace().collect::<Vec<_>>().join(" ");
+    let cpr = looks_like_cpr(&q);
+    let query = [
+        ("child", raw.child.trim()),
+        ("q", if cpr { "" } else { q.as_str() }),
+        ("user", raw.user.trim()),
+        ("action", raw.action.trim()),
+        ("from", raw.from.trim()),
+        ("to", raw.to.trim()),
+    ]
+    .iter()
+    .filter(|(_, v)| !v.is_empty())
+    .map(|(k, v)| format!("{k}={}", web::urlencode(v)))
+    .collect::<Vec<_>>()
+    .join("&");
+    let to = if query.is_empty() {
+        NAV.to_string()
+    } else {
+        format!("{NAV}?{query}")
+    };
+    Ok(if cpr {
+        web::redirect_with_flash(
+            &to,
+            web::Flash {
+                kind: "warning",
+                message: CPR_REFUSED.into(),
+            },
+        )
+    } else {
+        axum::response::Redirect::to(&to).into_response()
+    })
 }
 
 pub async fn list(mut ctx: Ctx, RawQuery(raw): RawQuery) -> AppResult<Response> {

@@ -56,6 +56,7 @@ const ROUTES: &[(&str, Who, &str, Valid, &[&str])] = &[
         &[("first_name", "Abuse"), ("last_name", "Barn"), ("birth_date", "2021-03-04"), ("starts_on", "2024-08-01")],
         &["/children"]),
     ("/children/search", Who::Pedagogue, "/children", &[], &[]),
+    ("/audit/search", Who::Admin, "/audit", &[], &[]),
     ("/children/{id}/delete", Who::Admin, "/children/{id}/edit", &[], &[]),
     ("/children/{id}/edit", Who::Pedagogue, "/children/{id}/edit", &[], &["/children", "/children/{id}", "/transitions", "/transitions/{id}"]),
     ("/children/{id}/enrolments", Who::Pedagogue, "/children/{id}/enrolments/new", &[("starts_on", "2025-01-01")], &["/children/{id}"]),
@@ -135,7 +136,12 @@ const ROUTES: &[(&str, Who, &str, Valid, &[&str])] = &[
 ];
 
 /// Accepting text here stores nothing (a search goes into the next page's address).
-const STORES_NOTHING: &[&str] = &["/children/search", "/login", "/password/forgot"];
+const STORES_NOTHING: &[&str] = &[
+    "/children/search",
+    "/audit/search",
+    "/login",
+    "/password/forgot",
+];
 
 /// Routes whose text fields take free text: the markup must be accepted there, stored verbatim
 /// and shown escaped, or the escaping check would prove nothing.

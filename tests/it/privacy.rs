@@ -9,7 +9,7 @@ use reqwest::{header, StatusCode};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::common::{spawn_app, TestApp};
+use crate::common::{location, spawn_app, TestApp};
 
 const ADMIN: &str = "admin@vejle.overgang.test";
 const LEDER: &str = "leder@vejle.overgang.test";
@@ -622,6 +622,28 @@ async fn audit_filters_csv_and_refusals() {
     }
     let status = admin.get("/audit?before=abc&after=-1").await.status();
     assert_eq!(status, StatusCode::OK);
+
+    // The filter form posts: a name goes on to the address, a CPR number never does.
+    let search = |q: &'static str| {
+        let admin = &admin;
+        async move {
+            admin
+                .post_with_token(
+                    "/audit",
+                    "/audit/search",
+                    &[("q", q), ("action", "read"), ("from", "")],
+                )
+                .await
+        }
+    };
+    let r = search("  Filter   hemm ").await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&r), "/audit?q=Filter%20hemm&action=read");
+    let r = search("170519-1234").await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&r), "/audit?action=read");
+    let (_, html) = admin.get_text("/audit?action=read").await;
+    assert!(html.contains("kan der ikke søges på CPR-nummer") && !html.contains("170519"));
 
     // CSV: same filters, quoted, formulas neutralised
     sqlx::query(
