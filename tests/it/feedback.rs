@@ -681,6 +681,25 @@ async fn the_sender_sees_both_sides() {
     );
 }
 
+/// The teacher's valid answer to request `r` of transition `t`, sent while another
+/// transaction holds the transition's row and then makes `change` (`TestApp::during`).
+async fn answer_during(app: &TestApp, t: Uuid, r: Uuid, change: &str) -> (StatusCode, String) {
+    let c = app.login(LAERER).await;
+    let path = format!("/feedback/{r}");
+    let token = c.csrf(&path).await;
+    let mut fields = vec![("_csrf".to_string(), token)];
+    fields.extend(valid(&themed(app, t).await));
+    app.during(
+        &format!("SELECT 1 FROM transitions WHERE id = '{t}' FOR UPDATE"),
+        change,
+        async {
+            let r = c.post_form(&path, &refs(&fields)).await;
+            (r.status(), r.text().await.unwrap())
+        },
+    )
+    .await
+}
+
 /// A second-round answer sent while the sender closes the handover (the close holds the
 /// transition's row, the answer waits for it) sees the closed status once it gets the row, and
 /// is refused: nothing is stored on a closed handover.
@@ -700,23 +719,15 @@ async fn an_answer_waiting_for_a_close_sees_it_closed() {
         .await
         .unwrap()
     };
-    let c = app.login(LAERER).await;
-    let path = format!("/feedback/{r}");
-    let token = c.csrf(&path).await;
-    let mut fields = vec![("_csrf".to_string(), token)];
-    fields.extend(valid(&themed(&app, t).await));
-    let (status, page) = app
-        .during(
-            &format!("SELECT 1 FROM transitions WHERE id = '{t}' FOR UPDATE"),
-            &format!(
-                "UPDATE transitions SET status = 'closed', version = version + 1 WHERE id = '{t}'"
-            ),
-            async {
-                let r = c.post_form(&path, &refs(&fields)).await;
-                (r.status(), r.text().await.unwrap())
-            },
-        )
-        .await;
+    let (status, page) = answer_during(
+        &app,
+        t,
+        r,
+        &format!(
+            "UPDATE transitions SET status = 'closed', version = version + 1 WHERE id = '{t}'"
+        ),
+    )
+    .await;
     assert_eq!(status, StatusCode::CONFLICT, "{page}");
     assert!(page.contains("Afsluttet"), "{page}");
     assert_eq!(
@@ -736,24 +747,16 @@ async fn an_answer_waiting_for_a_close_sees_it_closed() {
 async fn an_answer_waiting_for_a_reassign_is_stored() {
     let app = spawn_app().await;
     let (t, r) = requested(&app).await;
-    let c = app.login(LAERER).await;
-    let path = format!("/feedback/{r}");
-    let token = c.csrf(&path).await;
-    let mut fields = vec![("_csrf".to_string(), token)];
-    fields.extend(valid(&themed(&app, t).await));
-    let (status, page) = app
-        .during(
-            &format!("SELECT 1 FROM transitions WHERE id = '{t}' FOR UPDATE"),
-            &format!(
-                "UPDATE transitions SET responsible_user_id = NULL, version = version + 1
-                 WHERE id = '{t}'"
-            ),
-            async {
-                let r = c.post_form(&path, &refs(&fields)).await;
-                (r.status(), r.text().await.unwrap())
-            },
-        )
-        .await;
+    let (status, page) = answer_during(
+        &app,
+        t,
+        r,
+        &format!(
+            "UPDATE transitions SET responsible_user_id = NULL, version = version + 1
+             WHERE id = '{t}'"
+        ),
+    )
+    .await;
     assert_eq!(status, StatusCode::SEE_OTHER, "{page}");
     assert_eq!(
         app.count(&format!(

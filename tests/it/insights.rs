@@ -866,32 +866,25 @@ async fn a_recalled_handover_counts_as_sent_again_only_when_resent() {
         .bind(t)
     };
     assert_eq!(facts(t).fetch_one(&mut conn).await.unwrap(), (true, true));
-    sqlx::raw_sql(&format!(
-        "INSERT INTO transition_events (municipality_id, transition_id, at, from_status, to_status)
-         VALUES ('{m}', '{t}', '2025-07-02', 'sent', 'draft');
-         UPDATE transitions SET status = 'draft' WHERE id = '{t}';"
-    ))
-    .execute(&mut conn)
-    .await
-    .unwrap();
-    assert_eq!(
-        facts(t).fetch_one(&mut conn).await.unwrap(),
-        (false, false),
-        "recalled"
-    );
-    sqlx::raw_sql(&format!(
-        "INSERT INTO transition_events (municipality_id, transition_id, at, from_status, to_status)
-         VALUES ('{m}', '{t}', '2025-08-15', 'ready', 'sent');
-         UPDATE transitions SET status = 'sent' WHERE id = '{t}';"
-    ))
-    .execute(&mut conn)
-    .await
-    .unwrap();
-    assert_eq!(
-        facts(t).fetch_one(&mut conn).await.unwrap(),
-        (true, false),
-        "sent again, late"
-    );
+    // recalled (a draft again), then sent again after the planned date
+    for (at, from, to, expected) in [
+        ("2025-07-02", "sent", "draft", (false, false)),
+        ("2025-08-15", "ready", "sent", (true, false)),
+    ] {
+        sqlx::raw_sql(&format!(
+            "INSERT INTO transition_events (municipality_id, transition_id, at, from_status, to_status)
+             VALUES ('{m}', '{t}', '{at}', '{from}', '{to}');
+             UPDATE transitions SET status = '{to}' WHERE id = '{t}';"
+        ))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+        assert_eq!(
+            facts(t).fetch_one(&mut conn).await.unwrap(),
+            expected,
+            "{to}"
+        );
+    }
     // what the triggers keep is what a rebuild computes
     sqlx::query("SELECT insight_rebuild($1)")
         .bind(m)
