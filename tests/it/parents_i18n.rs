@@ -451,6 +451,10 @@ async fn a_request_reaches_the_leaders_when_the_responsible_cannot_answer() {
             "SELECT count(*) FROM outbox WHERE to_address = '{to}' AND subject LIKE '%rettelse%'"
         )
     };
+    let ask = async |text: &str| {
+        let r = ask_correction(&parent_c, &fx.token, &fx.token, fx.guardian, &section, text).await;
+        assert_eq!(r.status(), StatusCode::SEE_OTHER, "{text}");
+    };
     let mut conn = app.owner_conn().await;
     for (responsible, change) in [
         // works at the receiving school, not at the sender
@@ -469,16 +473,7 @@ async fn a_request_reaches_the_leaders_when_the_responsible_cannot_answer() {
         .await
         .unwrap();
         let leader_before = app.count(&mailed(LEDER)).await;
-        let r = ask_correction(
-            &parent_c,
-            &fx.token,
-            &fx.token,
-            fx.guardian,
-            &section,
-            &format!("Ret venligst ({responsible})."),
-        )
-        .await;
-        assert_eq!(r.status(), StatusCode::SEE_OTHER, "{responsible}");
+        ask(&format!("Ret venligst ({responsible}).")).await;
         assert_eq!(
             app.count(&mailed(LEDER)).await,
             leader_before + 1,
@@ -492,16 +487,7 @@ async fn a_request_reaches_the_leaders_when_the_responsible_cannot_answer() {
         .await
         .unwrap();
     let leader_before = app.count(&mailed(LEDER)).await;
-    let r = ask_correction(
-        &parent_c,
-        &fx.token,
-        &fx.token,
-        fx.guardian,
-        &section,
-        "Og dette.",
-    )
-    .await;
-    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    ask("Og dette.").await;
     assert_eq!(app.count(&mailed(PAEDAGOG)).await, 1);
     assert_eq!(app.count(&mailed(LEDER)).await, leader_before);
 }
