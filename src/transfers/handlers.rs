@@ -355,6 +355,13 @@ pub async fn start(
         ctx.commit().await?;
         return web::render_invalid(&page);
     };
+    // Under the transition's lock, as a cancel or a recall takes it: one committed while this
+    // request read the page is seen here, and one that comes after sees this transfer and
+    // closes it (migration 35).
+    let status = crate::transitions::status_under_lock(&mut ctx.tx, m, t.id).await?;
+    if !package::exportable(status.as_str()) {
+        return Err(not_exportable());
+    }
     let p = package::build(&mut ctx.tx, m, &t).await?;
     let first_name = p.child.first_name.clone();
     let birth = sqlx::query_scalar!(

@@ -585,6 +585,44 @@ async fn a_cancelled_handover_closes_its_waiting_transfer() {
     assert!(page.contains("taget tilbage for at blive rettet"), "{page}");
 }
 
+/// A transfer started while the handover is being cancelled (the cancel holds the transition,
+/// the start waits for it) sees the cancelled status and starts nothing. Before, it checked the
+/// status read before the wait and left a pending transfer of a cancelled handover, which the
+/// cancel's trigger had come too early to close.
+#[tokio::test]
+async fn a_transfer_started_as_the_handover_is_cancelled_starts_nothing() {
+    let app = spawn_app().await;
+    let stevns = app.municipality_id("0336").await;
+    let h = ready_handover(&app, "Frode").await;
+    let leder = app.login(LEDER).await;
+    let page = format!("/transitions/{}/transfer", h.transition);
+    let token = leder.csrf(&page).await;
+    let destination = stevns.to_string();
+    let t = h.transition;
+    let status = app
+        .during(
+            &format!("SELECT 1 FROM transitions WHERE id = '{t}' FOR UPDATE"),
+            &format!(
+                "UPDATE transitions SET status = 'cancelled', version = version + 1 WHERE id = '{t}'"
+            ),
+            async {
+                leder
+                    .post_form(&page, &[("_csrf", token.as_str()), ("destination", destination.as_str())])
+                    .await
+                    .status()
+            },
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert_eq!(
+        app.count(&format!(
+            "SELECT count(*) FROM transfers WHERE transition_id = '{t}'"
+        ))
+        .await,
+        0
+    );
+}
+
 #[tokio::test]
 async fn an_unknown_destination_waits_in_the_senders_queue_until_resolved() {
     let app = spawn_app().await;
