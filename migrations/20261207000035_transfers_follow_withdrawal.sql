@@ -25,3 +25,26 @@ CREATE TRIGGER transitions_follow_withdrawal
     FOR EACH ROW
     WHEN (NEW.status IN ('draft', 'with_parents', 'cancelled') AND OLD.status IS DISTINCT FROM NEW.status)
     EXECUTE FUNCTION transfers_follow_withdrawal();
+
+-- Transfers already waiting on a handover that was recalled or cancelled before this migration
+-- close the same way, one municipality at a time in its own scope (the tables force row-level
+-- security, also on an owner that is not a superuser).
+DO $$
+DECLARE m uuid;
+BEGIN
+    PERFORM set_config('app.platform', 'on', true);
+    FOR m IN SELECT id FROM municipalities LOOP
+        PERFORM set_config('app.municipality_id', m::text, true);
+        UPDATE transfers x
+           SET status = 'closed', package = NULL, decided_at = now(),
+               decision_note = CASE t.status
+                   WHEN 'cancelled' THEN 'Lukket, fordi overleveringen blev annulleret.'
+                   ELSE 'Lukket, fordi overleveringen blev taget tilbage for at blive rettet.' END
+          FROM transitions t
+         WHERE x.municipality_id = m AND t.municipality_id = m AND t.id = x.transition_id
+           AND x.status IN ('destination_unknown', 'pending')
+           AND t.status IN ('draft', 'with_parents', 'cancelled');
+    END LOOP;
+    PERFORM set_config('app.municipality_id', '', true), set_config('app.platform', '', true);
+END
+$$;
