@@ -4,7 +4,7 @@ use askama::Template;
 use axum::{
     extract::State,
     http::StatusCode,
-    response::{Html, IntoResponse, Response},
+    response::{IntoResponse, Response},
 };
 use serde::Deserialize;
 use serde_json::json;
@@ -78,7 +78,7 @@ pub async fn change_password(
             "Der har været for mange forkerte forsøg. Vent 15 minutter, og prøv igen.",
         );
         let page = account_page(ctx, errors);
-        Ok((StatusCode::TOO_MANY_REQUESTS, Html(page.render()?)).into_response())
+        web::render_with_errors(StatusCode::TOO_MANY_REQUESTS, &page)
     };
     if throttle::locked_until(&state.db, &keys).await?.is_some() {
         return locked(&ctx, errors);

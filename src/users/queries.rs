@@ -252,7 +252,8 @@ pub async fn still_administrator(
 }
 
 /// (De)activates the account; `by_admin` marks a deactivation only an administrator may undo
-/// (cleared on reactivation). False: it already was so.
+/// (cleared on reactivation), also of an account a leader had deactivated already. False: it
+/// already was so.
 pub async fn set_active(
     tx: &mut Tx,
     municipality_id: Uuid,
@@ -262,7 +263,8 @@ pub async fn set_active(
 ) -> Result<bool, sqlx::Error> {
     let done = sqlx::query!(
         "UPDATE users SET is_active = $3, deactivated_by_admin = (NOT $3 AND $4)
-         WHERE municipality_id = $1 AND id = $2 AND is_active <> $3",
+         WHERE municipality_id = $1 AND id = $2
+           AND (is_active <> $3 OR (NOT $3 AND $4 AND NOT deactivated_by_admin))",
         municipality_id,
         user_id,
         active,

@@ -546,6 +546,18 @@ async fn deactivation_ends_sessions_and_blocks_login() {
             .await;
         assert_eq!(r.status(), StatusCode::SEE_OTHER, "{action}");
     }
+    // An administrator's deactivation of an account the leader had deactivated already makes
+    // it the administrator's to undo.
+    for (who, action) in [(&leader, "deactivate"), (&admin, "deactivate")] {
+        let r = who
+            .post_with_token(&page, &format!("{page}/{action}"), &[])
+            .await;
+        assert_eq!(r.status(), StatusCode::SEE_OTHER, "{action}");
+    }
+    let r = leader
+        .post_with_token(&page, &format!("{page}/reactivate"), &[])
+        .await;
+    assert_eq!(r.status(), StatusCode::CONFLICT);
 }
 
 #[tokio::test]
