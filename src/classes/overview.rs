@@ -337,17 +337,19 @@ pub async fn show(
     let class = super::find(&mut ctx.tx, &access, id).await?;
     let sort = Sort::parse(&q.sort);
     let raw = rows(&mut ctx.tx, m, id, ctx.user.id).await?;
-    // Key points are content: the handovers whose key points are shown count as seen by the
-    // receiver (no recall), and one recalled since `rows` read it shows none.
-    let shown = crate::transitions::receiving::record_previews(
-        &mut ctx.tx,
-        m,
-        &raw.iter()
-            .filter(|r| is_delivered(&r.status))
-            .map(|r| r.transition_id)
-            .collect::<Vec<_>>(),
-    )
-    .await?;
+    // Key points are content: the handovers whose key points the receiving school's staff see
+    // count as seen by the receiver (no recall), and one recalled since `rows` read it shows
+    // none. An administrator looking on is not the receiver, as with read receipts.
+    let delivered: Vec<Uuid> = raw
+        .iter()
+        .filter(|r| is_delivered(&r.status))
+        .map(|r| r.transition_id)
+        .collect();
+    let shown = if crate::transitions::receiving::works_at(&ctx.user, class.institution_id) {
+        crate::transitions::receiving::record_previews(&mut ctx.tx, m, &delivered).await?
+    } else {
+        delivered
+    };
     let mut children = Vec::with_capacity(raw.len());
     let mut child_ids = Vec::with_capacity(raw.len());
     for r in raw {

@@ -228,16 +228,11 @@ pub async fn send_reminders(pool: &PgPool, today: Date, base_url: &str) -> anyho
         .fetch_all(&mut *tx)
         .await?;
         for r in due {
-            let recipients = sqlx::query_scalar!(
-                "SELECT DISTINCT u.email FROM users u
-                 JOIN role_assignments a ON a.municipality_id = u.municipality_id AND a.user_id = u.id
-                 WHERE u.municipality_id = $1 AND a.institution_id = $2 AND u.is_active
-                   AND a.role IN ('staff', 'institution_leader')
-                 ORDER BY u.email",
+            let recipients = crate::transitions::receiving::receiving_staff(
+                &mut tx,
                 m.id,
-                r.receiving_institution_id
+                r.receiving_institution_id,
             )
-            .fetch_all(&mut *tx)
             .await?;
             let body = format!(
                 "Hej\n\n{} har en anmodning om tilbagemelding på en overlevering, som endnu ikke er besvaret. Svarfristen er {}.\n\nSvar her (kræver login):\n{}{}\n\nAf hensyn til barnet står navnet ikke i denne e-mail.\n\nVenlig hilsen\nOvergang\n",

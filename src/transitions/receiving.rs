@@ -242,10 +242,12 @@ pub async fn tell_of_cancellation(
     Ok(())
 }
 
-/// Of `transitions`, those still delivered, noted as previewed (their key points are about to
-/// be shown without the handover being opened: the class overview). Like `record_read`, the
-/// share lock orders this against a concurrent recall, which then sees the preview; a handover
-/// recalled first is left out, and its key points are not shown.
+/// Of `transitions`, those the receiver has seen the key points of: the ones previewed before,
+/// and those still delivered now, noted as previewed (their key points are about to be shown
+/// without the handover being opened: the class overview). Like `record_read`, a share lock
+/// orders a new preview against a concurrent recall, which then sees it; a handover recalled
+/// first is left out, and its key points are not shown. One previewed before cannot have been
+/// recalled since, so it is neither locked nor written again.
 pub async fn record_previews(
     tx: &mut Tx,
     municipality_id: Uuid,
@@ -255,16 +257,21 @@ pub async fn record_previews(
         return Ok(Vec::new());
     }
     sqlx::query_scalar!(
-        r#"WITH delivered AS (
+        r#"WITH fresh AS (
                SELECT t.id FROM transitions t
                WHERE t.municipality_id = $1 AND t.id = ANY ($2) AND t.status = ANY ($3)
+                 AND NOT EXISTS (SELECT 1 FROM transition_previews p
+                                 WHERE p.municipality_id = $1 AND p.transition_id = t.id)
                ORDER BY t.id
-               FOR SHARE),
+               FOR SHARE OF t),
            noted AS (
                INSERT INTO transition_previews (municipality_id, transition_id)
-               SELECT $1, id FROM delivered
+               SELECT $1, id FROM fresh
                ON CONFLICT DO NOTHING)
-           SELECT id AS "id!" FROM delivered"#,
+           SELECT id AS "id!" FROM fresh
+           UNION ALL
+           SELECT transition_id FROM transition_previews
+           WHERE municipality_id = $1 AND transition_id = ANY ($2)"#,
         municipality_id,
         transitions,
         &DELIVERED[..] as &[&str]
