@@ -187,11 +187,15 @@ pub async fn edit_form(mut ctx: Ctx, Path((id, gid)): Path<(Uuid, Uuid)>) -> App
 fn touches_consent(old: Option<(bool, Option<&str>)>, new: Option<(bool, Option<&str>)>) -> bool {
     let custody = |g: Option<(bool, Option<&str>)>| g.is_some_and(|(c, _)| c);
     match (old, new) {
-        (Some((true, old_email)), Some((true, new_email))) => !old_email
-            .unwrap_or_default()
-            .eq_ignore_ascii_case(new_email.unwrap_or_default()),
+        (Some((true, old_email)), Some((true, new_email))) => !same_email(old_email, new_email),
         _ => custody(old) || custody(new),
     }
+}
+
+/// Two e-mail addresses (none counts as empty) are the same, whatever the case.
+fn same_email(a: Option<&str>, b: Option<&str>) -> bool {
+    a.unwrap_or_default()
+        .eq_ignore_ascii_case(b.unwrap_or_default())
 }
 
 /// Refuses (409) a change that touches consent (`touches_consent`) unless the user acts for
@@ -259,13 +263,12 @@ pub async fn update(
     queries::update_guardian(&mut ctx.tx, m, id, gid, &new).await?;
     // A link mailed to the old address (a typo corrected, say) stops working, and so do the
     // links of a guardian whose custody ended.
-    let email_changed = !old
-        .email
-        .as_deref()
-        .unwrap_or_default()
-        .eq_ignore_ascii_case(new.email.unwrap_or_default());
-    let revoked = if email_changed || (old.has_custody && !new.has_custody) {
-        crate::parents::revoke_guardian_links(&mut ctx.tx, m, gid, ctx.user.id).await?
+    let revoked = if old.has_custody && !new.has_custody {
+        crate::parents::revoke_guardian_links(&mut ctx.tx, m, gid, None, ctx.user.id).await?
+    } else if !same_email(old.email.as_deref(), new.email) {
+        let new_email = new.email.unwrap_or_default();
+        crate::parents::revoke_guardian_links(&mut ctx.tx, m, gid, Some(new_email), ctx.user.id)
+            .await?
     } else {
         0
     };

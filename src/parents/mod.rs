@@ -456,21 +456,26 @@ pub async fn revoke_links(
     Ok(done.rows_affected())
 }
 
-/// Revokes every live link of the guardian, to any transition: when the address the links went
-/// to is corrected, or the guardian's custody ends, whoever holds the old mailbox must not keep
-/// the draft and the consent button. Returns how many links were revoked.
+/// Revokes the guardian's live links, to any transition: all of them when the guardian's
+/// custody ends (`mailed_elsewhere_than` None), or those mailed to another address than
+/// `Some(new)` when the address is corrected: whoever holds the old mailbox must not keep the
+/// draft and the consent button, while a link staff handed over in person keeps working.
+/// Returns how many links were revoked.
 pub async fn revoke_guardian_links(
     tx: &mut Tx,
     municipality_id: Uuid,
     guardian_id: Uuid,
+    mailed_elsewhere_than: Option<&str>,
     by: Uuid,
 ) -> Result<u64, sqlx::Error> {
     let done = sqlx::query!(
-        "UPDATE parent_links SET revoked_at = now(), revoked_by = $3
+        "UPDATE parent_links SET revoked_at = now(), revoked_by = $4
          WHERE municipality_id = $1 AND guardian_id = $2
-           AND revoked_at IS NULL AND expires_at > now()",
+           AND revoked_at IS NULL AND expires_at > now()
+           AND ($3::text IS NULL OR (sent_to IS NOT NULL AND lower(sent_to) <> lower($3)))",
         municipality_id,
         guardian_id,
+        mailed_elsewhere_than,
         by
     )
     .execute(&mut **tx)

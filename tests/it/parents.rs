@@ -1397,30 +1397,49 @@ async fn correcting_a_guardians_email_revokes_the_link_sent_to_the_old_one() {
             .unwrap()
     };
     let edit = format!("/children/{child}/guardians/{}/edit", fx.anna);
-    let r = staff
-        .post_with_token(
-            &edit,
-            &edit,
-            &[
-                ("name", "Anna Mor"),
-                ("relation", "Mor"),
-                ("email", "anna.mor@example.dk"),
-                ("has_custody", "true"),
-            ],
-        )
-        .await;
-    assert_eq!(r.status(), StatusCode::SEE_OTHER);
-    let (_, html) = anon.get_text(&parent(&token)).await;
-    assert!(html.contains(INVALID) && !html.contains("Ida"), "{html}");
-    assert_eq!(
-        app.count(&format!(
-            "SELECT count(*) FROM parent_links WHERE guardian_id = '{}' AND revoked_at IS NULL",
-            fx.anna
-        ))
-        .await,
-        0
-    );
+    let correct = |email: &'static str| {
+        let (staff, edit) = (&staff, &edit);
+        async move {
+            staff
+                .post_with_token(
+                    edit,
+                    edit,
+                    &[
+                        ("name", "Anna Mor"),
+                        ("relation", "Mor"),
+                        ("email", email),
+                        ("has_custody", "true"),
+                    ],
+                )
+                .await
+                .status()
+        }
+    };
+    assert_eq!(correct("anna.mor@example.dk").await, StatusCode::SEE_OTHER);
     // staff are told to send a new one
     let (_, html) = staff.get_text(&format!("/children/{child}")).await;
     assert!(html.contains("link er trukket tilbage"), "{html}");
+    let (_, html) = anon.get_text(&parent(&token)).await;
+    assert!(html.contains(INVALID) && !html.contains("Ida"), "{html}");
+    let live = format!(
+        "SELECT count(*) FROM parent_links WHERE guardian_id = '{}' AND revoked_at IS NULL",
+        fx.anna
+    );
+    assert_eq!(app.count(&live).await, 0);
+    // A link staff hand over in person went to no mailbox: a new address leaves it working.
+    let t = fx.transition;
+    let r = staff
+        .post_with_token(
+            &format!("/transitions/{t}/parents"),
+            &format!("/transitions/{t}/parents/links"),
+            &[("guardian", &fx.anna.to_string())],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let shown = token_in(&r.text().await.unwrap());
+    assert_eq!(correct("anna@mor.example.dk").await, StatusCode::SEE_OTHER);
+    let (status, html) = anon.get_text(&parent(&shown)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("Ida"));
+    assert_eq!(app.count(&live).await, 1);
 }
