@@ -48,6 +48,8 @@
   // request (WCAG 2.2.1): WARN_MS before that, an alert dialog says so and offers to stay
   // signed in (a request to /session/keepalive counts as activity, as does an autosave). Once
   // the time has passed it says the user is logged out, so unsaved text can be copied first.
+  // The tabs of one browser share the session: each notes its activity in localStorage, and
+  // the others count from the latest.
   var WARN_MS = 5 * 60 * 1000;
   var CHECK_MS = 10 * 1000;
   var sessionActive = function () {};
@@ -59,6 +61,27 @@
     var deadline = Date.now() + secs * 1000;
     var box = null;
     var returnFocus = null;
+    var SHARED = 'overgang-active';
+
+    function share() {
+      try {
+        window.localStorage.setItem(SHARED, String(Date.now()));
+      } catch (e) {
+        // no storage (private mode, blocked): each tab counts alone
+      }
+    }
+
+    // Another tab's activity moves this tab's deadline too.
+    function fromOthers() {
+      try {
+        var at = Number(window.localStorage.getItem(SHARED));
+        if (at) {
+          deadline = Math.max(deadline, at + secs * 1000);
+        }
+      } catch (e) {
+        // as above
+      }
+    }
 
     function two(n) {
       return (n < 10 ? '0' : '') + n;
@@ -132,8 +155,11 @@
     }
 
     function check() {
+      fromOthers();
       var left = deadline - Date.now();
-      if (left <= 0) {
+      if (left > WARN_MS) {
+        hide();
+      } else if (left <= 0) {
         loggedOut();
       } else if (left <= WARN_MS) {
         var end = new Date(deadline);
@@ -152,10 +178,15 @@
 
     sessionActive = function () {
       deadline = Date.now() + secs * 1000;
-      if (box && box.getAttribute('data-state') === 'warn') {
-        hide();
-      }
+      share();
+      hide();
     };
+    share();
+    window.addEventListener('storage', function (event) {
+      if (event.key === SHARED) {
+        check();
+      }
+    });
     window.setInterval(check, CHECK_MS);
   })();
 
