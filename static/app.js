@@ -8,6 +8,11 @@
     window.DKFDS.init();
   }
 
+  // A clock time's hours or minutes with two digits (the session warning, the autosave status).
+  function two(n) {
+    return (n < 10 ? '0' : '') + n;
+  }
+
   // <form data-confirm="Er du sikker?"> asks before submitting.
   // A form that posts is sent once: a second click while its answer is on the way (a double
   // click) is ignored, so it is not saved twice. Every POST answers with a new page, so the
@@ -81,10 +86,6 @@
       } catch (e) {
         // as above
       }
-    }
-
-    function two(n) {
-      return (n < 10 ? '0' : '') + n;
     }
 
     function build() {
@@ -341,10 +342,6 @@
       if (status) {
         status.textContent = text;
       }
-    }
-
-    function two(n) {
-      return (n < 10 ? '0' : '') + n;
     }
 
     function save() {
