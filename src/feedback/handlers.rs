@@ -577,8 +577,8 @@ pub async fn submit(mut ctx: Ctx, Path(id): Path<Uuid>, req: Request) -> AppResu
     let Form(pairs) = Form::<Vec<(String, String)>>::from_request(req, &()).await?;
     // The transition's row first, as a status change takes it: a close or cancel at the same
     // moment is seen in the status below, and a new responsible in the version the status move
-    // expects. Then the request's: of two answers sent at once,
-    // the second sees the first. Both once the body is in, so a slow sender holds neither.
+    // expects. Then the request's: of two answers sent at once, the second sees the first. Both
+    // once the body is in, so a slow sender holds neither.
     let (status, version) = crate::transitions::under_lock(&mut ctx.tx, m, t.id).await?;
     let answered = sqlx::query_scalar!(
         "SELECT answered_at IS NOT NULL AS \"answered!\" FROM feedback_requests

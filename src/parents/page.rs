@@ -535,8 +535,8 @@ async fn page(
             answered_at: r.answered_at.unwrap_or_default(),
         })
         .collect();
-    let t = &link.transition;
-    let amendments = if super::is_sent(t.status) {
+    let sent = super::is_sent(link.transition.status);
+    let amendments = if sent {
         crate::transitions::amendments::list(&mut link.tx, m, transition_id, None).await?
     } else {
         Vec::new()
@@ -551,7 +551,7 @@ async fn page(
         perspective,
         perspective_error: String::new(),
         editable: super::perspective_editable(t.status),
-        sent: super::is_sent(t.status),
+        sent,
         consents,
         retention: retention_text(&tr, t.retention_days),
         correction_sections,
